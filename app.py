@@ -1,0 +1,106 @@
+"""Minsheng Hotline: the Flask application factory and the `hotline` operator CLI."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+from flask import Flask, Response, jsonify, request
+from flask.cli import FlaskGroup
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from calls.service import BadWebhook
+from config.settings import Settings, SettingsError
+from core import db, health, webhooks
+from core.cli import db_cli
+from ivr import twiml as ivr_twiml
+
+log = logging.getLogger("hotline")
+
+#: Twilio's webhooks are a few KiB; anything bigger is refused before it is parsed.
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app; nothing happens at import time."""
+    settings = settings or Settings.from_env()
+    _configure_logging(settings)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+        SESSION_COOKIE_SECURE=settings.is_production,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.extensions["hotline.settings"] = settings
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
+
+    db.Database(settings.database_url).init_app(app)
+
+    from calls.views import bp as calls_bp
+    from ivr.views import bp as ivr_bp
+
+    app.register_blueprint(health.bp)
+    app.register_blueprint(ivr_bp)
+    app.register_blueprint(calls_bp)
+    _register_error_handlers(app)
+    app.cli.add_command(db_cli)
+    return app
+
+
+def _register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> tuple[Response, int]:
+        code = exc.code or 500
+        return jsonify(error=exc.name, reason=exc.description), code
+
+    @app.errorhandler(BadWebhook)
+    def bad_webhook(exc: BadWebhook) -> tuple[Response, int]:
+        db.session().rollback()
+        log.warning("webhook refused: %s, path=%s", exc, request.path)
+        return jsonify(error="Bad Request", reason=str(exc)), 400
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response | tuple[Response, int]:
+        # A bug or an outage. Nothing half-done is kept, and a caller is never left with
+        # Twilio's "application error": a voice route still answers with safe TwiML.
+        db.session().rollback()
+        log.exception("unhandled error on %s", request.path)
+        if request.path.startswith("/voice/"):
+            return webhooks.twiml(ivr_twiml.apology(webhooks.settings().fallback_number))
+        return jsonify(error="Internal Server Error", reason="unexpected error, logged"), 500
+
+
+def _configure_logging(settings: Settings) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("hotline").setLevel(settings.log_level.upper())
+    for name in ("core", "calls", "ivr", "routing", "recordings"):
+        logging.getLogger(name).setLevel(settings.log_level.upper())
+
+
+cli = FlaskGroup(
+    name="hotline",
+    create_app=create_app,
+    add_version_option=False,
+    help="Minsheng Hotline operator commands (settings come from the environment).",
+)
+
+
+def main() -> None:
+    """Entry point of the `hotline` console script."""
+    try:
+        cli.main(prog_name="hotline")
+    except SettingsError as exc:
+        click.echo(f"hotline: configuration error: {exc}", err=True)
+        sys.exit(2)

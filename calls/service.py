@@ -1,0 +1,196 @@
+"""Reads and writes of calls and their webhook log. Functions flush, never commit."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
+
+from calls.models import Call, CallDirection, CallEvent, CallStatus
+from core.db import utcnow
+from core.phone import caller_e164
+
+CALL_SID_RE = re.compile(r"^CA[0-9a-f]{32}$")
+ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
+MAX_RAW_NUMBER = 64
+MAX_DURATION_S = 7 * 24 * 3600
+
+
+class BadWebhook(ValueError):
+    """A webhook's parameters are missing or malformed; the message says which and why."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CallReport:
+    """What a voice webhook says about its call, validated."""
+
+    call_sid: str
+    account_sid: str
+    status: CallStatus
+    direction: CallDirection
+    from_raw: str
+    to_raw: str
+    parent_call_sid: str | None = None
+    duration_s: int | None = None
+
+    @classmethod
+    def from_params(cls, params: MultiDict[str, str], *, account_sid: str) -> CallReport:
+        """Validate Twilio's standard call parameters, raising BadWebhook with a reason."""
+        call_sid = _required(params, "CallSid")
+        if not CALL_SID_RE.match(call_sid):
+            raise BadWebhook("CallSid: expected 'CA' followed by 32 lowercase hex digits")
+        parent = params.get("ParentCallSid") or None
+        if parent is not None and not CALL_SID_RE.match(parent):
+            raise BadWebhook("ParentCallSid: expected 'CA' followed by 32 lowercase hex digits")
+        account = _required(params, "AccountSid")
+        if not ACCOUNT_SID_RE.match(account):
+            raise BadWebhook("AccountSid: expected 'AC' followed by 32 lowercase hex digits")
+        if account.lower() != account_sid.lower():
+            raise BadWebhook("AccountSid: not this hotline's Twilio account")
+        status = _enum(CallStatus, "CallStatus", _required(params, "CallStatus"))
+        direction = _enum(CallDirection, "Direction", params.get("Direction") or "inbound")
+        from_raw = params.get("From", "")
+        to_raw = params.get("To", "")
+        for name, value in (("From", from_raw), ("To", to_raw)):
+            if len(value) > MAX_RAW_NUMBER:
+                raise BadWebhook(f"{name}: longer than {MAX_RAW_NUMBER} characters")
+        duration = params.get("CallDuration") or None
+        duration_s = None
+        if duration is not None:
+            if not duration.isascii() or not duration.isdigit() or int(duration) > MAX_DURATION_S:
+                raise BadWebhook("CallDuration: expected a whole number of seconds")
+            duration_s = int(duration)
+        return cls(
+            call_sid=call_sid,
+            account_sid=account,
+            status=status,
+            direction=direction,
+            from_raw=from_raw,
+            to_raw=to_raw,
+            parent_call_sid=parent,
+            duration_s=duration_s,
+        )
+
+
+def _required(params: MultiDict[str, str], name: str) -> str:
+    value = params.get(name, "").strip()
+    if not value:
+        raise BadWebhook(f"{name}: missing")
+    return value
+
+
+E = TypeVar("E", CallStatus, CallDirection)
+
+
+def _enum(cls: type[E], name: str, value: str) -> E:
+    try:
+        return cls(value)
+    except ValueError:
+        allowed = ", ".join(m.value for m in cls)
+        raise BadWebhook(f"{name}: {value[:40]!r} is not one of {allowed}") from None
+
+
+def record_call(
+    session: Session, report: CallReport, *, region: str, now: dt.datetime | None = None
+) -> None:
+    """Create the call row if this CallSid is new, then advance its status (idempotent)."""
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "call_sid": report.call_sid,
+        "parent_call_sid": report.parent_call_sid,
+        "account_sid": report.account_sid,
+        "direction": report.direction,
+        "status": CallStatus.QUEUED,
+        "from_number": caller_e164(report.from_raw, region),
+        "from_raw": report.from_raw,
+        "to_number": caller_e164(report.to_raw, region),
+        "to_raw": report.to_raw,
+        "created_at": now,
+        "updated_at": now,
+    }
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    session.execute(insert(Call).values(values).on_conflict_do_nothing(index_elements=["call_sid"]))
+    advance_status(session, report.call_sid, report.status, duration_s=report.duration_s, now=now)
+
+
+def advance_status(
+    session: Session,
+    call_sid: str,
+    status: CallStatus,
+    *,
+    duration_s: int | None = None,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Move a call forward to `status`; a duplicate or late callback changes nothing.
+
+    One conditional UPDATE, so two processes handling callbacks for the same call at once
+    cannot move it backwards either. Returns whether the call moved.
+    """
+    now = now or utcnow()
+    earlier = [s for s in CallStatus if s.rank < status.rank]
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if status.is_final:
+        values["ended_at"] = now
+        values["duration_s"] = duration_s
+    result = session.execute(
+        update(Call)
+        .where(Call.call_sid == call_sid, Call.status.in_(earlier))
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def log_event(
+    session: Session,
+    *,
+    call_sid: str,
+    route: str,
+    params: MultiDict[str, str],
+    idempotency_token: str | None,
+    now: dt.datetime | None = None,
+) -> CallEvent:
+    """Append a received webhook, with every parameter, to the call's log."""
+    event = CallEvent(
+        call_sid=call_sid[:34],
+        route=route[:64],
+        params=params_document(params),
+        idempotency_token=idempotency_token,
+        received_at=now or utcnow(),
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def params_document(params: MultiDict[str, str]) -> dict[str, Any]:
+    """All parameters as JSON: a string per name, or a list where a name was repeated."""
+    return {
+        name: values[0] if len(values) == 1 else values
+        for name, values in params.to_dict(flat=False).items()
+    }
+
+
+def get_call(session: Session, call_sid: str) -> Call | None:
+    """The call with this CallSid, fresh from the database."""
+    return session.scalars(
+        select(Call).where(Call.call_sid == call_sid).execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def events_for(session: Session, call_sid: str) -> list[CallEvent]:
+    """A call's webhook log in the order received."""
+    return list(
+        session.scalars(
+            select(CallEvent)
+            .where(CallEvent.call_sid == call_sid)
+            .order_by(CallEvent.received_at, CallEvent.id)
+        )
+    )

@@ -1,0 +1,211 @@
+"""Typed, frozen settings built from the environment (12-factor).
+
+Every value has a default that lets a fresh checkout run the demo on SQLite. Invalid values fail
+at start-up with a `SettingsError` that names the variable; secrets never appear in messages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+#: Development credentials. They work only outside production and say so in their value.
+DEV_AUTH_TOKEN = "dev-auth-token-NOT-FOR-PRODUCTION"  # noqa: S105
+DEV_ACCOUNT_SID = "AC" + "0" * 32
+DEV_SECRET_KEY = "dev-secret-key-NOT-FOR-PRODUCTION"  # noqa: S105
+#: A valid-looking Shaowu (0599) number used by the demo configuration.
+DEMO_HOTLINE_NUMBER = "+865996110110"
+
+_ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the service needs to know about its deployment."""
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = ""
+    twilio_account_sid: str = DEV_ACCOUNT_SID
+    twilio_auth_token: str = dataclasses.field(default=DEV_AUTH_TOKEN, repr=False)
+    hotline_number: str = DEMO_HOTLINE_NUMBER
+    public_base_url: str = "http://127.0.0.1:5000"
+    default_region: str = "CN"
+    timezone: str = "Asia/Shanghai"
+    redis_url: str | None = None
+    recordings_dir: Path = Path("instance/recordings")
+    twilio_api_base_url: str | None = None
+    secret_key: str = dataclasses.field(default=DEV_SECRET_KEY, repr=False)
+    #: Where a caller is sent when something inside the hotline fails (E.164, optional).
+    fallback_number: str | None = None
+    #: How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
+    proxy_hops: int = 0
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.database_url:
+            object.__setattr__(self, "database_url", default_database_url())
+        _validate(self)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The hotline's timezone, for shifts, calling hours and displays."""
+        return ZoneInfo(self.timezone)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def public_url(self, path: str) -> str:
+        """Absolute URL Twilio uses for `path` (signatures and callback URLs)."""
+        return self.public_base_url.rstrip("/") + "/" + path.lstrip("/")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (unset or empty means the default)."""
+        env = os.environ if environ is None else environ
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            name = _ENV_NAMES[field.name]
+            raw = get(name)
+            if raw is None:
+                continue
+            if field.name == "env":
+                try:
+                    values["env"] = Environment(raw.lower())
+                except ValueError:
+                    allowed = ", ".join(e.value for e in Environment)
+                    raise SettingsError(f"{name}: must be one of {allowed}, got {raw!r}") from None
+            elif field.name == "proxy_hops":
+                if not raw.isdigit() or int(raw) > 5:
+                    raise SettingsError(f"{name}: must be a whole number from 0 to 5, got {raw!r}")
+                values["proxy_hops"] = int(raw)
+            elif field.name == "recordings_dir":
+                values["recordings_dir"] = Path(raw)
+            else:
+                values[field.name] = raw
+        return cls(**values)
+
+
+_ENV_NAMES = {
+    "env": "HOTLINE_ENV",
+    "database_url": "DATABASE_URL",
+    "twilio_account_sid": "TWILIO_ACCOUNT_SID",
+    "twilio_auth_token": "TWILIO_AUTH_TOKEN",
+    "hotline_number": "HOTLINE_NUMBER",
+    "public_base_url": "PUBLIC_BASE_URL",
+    "default_region": "DEFAULT_REGION",
+    "timezone": "TIMEZONE",
+    "redis_url": "REDIS_URL",
+    "recordings_dir": "RECORDINGS_DIR",
+    "twilio_api_base_url": "TWILIO_API_BASE_URL",
+    "secret_key": "SECRET_KEY",
+    "fallback_number": "FALLBACK_NUMBER",
+    "proxy_hops": "PROXY_HOPS",
+    "log_level": "LOG_LEVEL",
+}
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable that sets `field_name`."""
+    return _ENV_NAMES[field_name]
+
+
+def default_database_url() -> str:
+    """A SQLite file under ./instance, the embedded default."""
+    return f"sqlite:///{Path('instance').resolve() / 'hotline.db'}"
+
+
+def _validate(s: Settings) -> None:
+    def fail(field: str, message: str) -> SettingsError:
+        return SettingsError(f"{env_name(field)}: {message}")
+
+    try:
+        url = make_url(s.database_url)
+    except ArgumentError:
+        raise fail("database_url", "not a database URL (sqlite:///… or postgresql://…)") from None
+    if url.get_backend_name() not in {"sqlite", "postgresql"}:
+        raise fail("database_url", f"unsupported database {url.get_backend_name()!r}")
+
+    if not _ACCOUNT_SID_RE.match(s.twilio_account_sid):
+        raise fail("twilio_account_sid", "must be 'AC' followed by 32 hex digits")
+    if not s.twilio_auth_token or len(s.twilio_auth_token) < 16:
+        raise fail("twilio_auth_token", "must be at least 16 characters")
+    if s.is_production and s.twilio_auth_token == DEV_AUTH_TOKEN:
+        raise fail("twilio_auth_token", "the development token is refused in production")
+    if s.is_production and s.secret_key == DEV_SECRET_KEY:
+        raise fail("secret_key", "the development key is refused in production")
+    if s.is_production and s.fallback_number is None:
+        raise fail("fallback_number", "is required in production (where callers go on failure)")
+    if len(s.secret_key) < 16:
+        raise fail("secret_key", "must be at least 16 characters")
+
+    if s.default_region not in phonenumbers.SUPPORTED_REGIONS:
+        raise fail("default_region", f"unknown phone-number region {s.default_region!r}")
+    for field in ("hotline_number", "fallback_number"):
+        value = getattr(s, field)
+        if value is None:
+            continue
+        if not _is_e164(value):
+            raise fail(field, f"must be a valid phone number in E.164 form (+86…), got {value!r}")
+
+    _check_url(s.public_base_url, "public_base_url", fail, schemes={"http", "https"})
+    if s.is_production and not s.public_base_url.startswith("https://"):
+        raise fail("public_base_url", "must be https:// in production")
+    if urlsplit(s.public_base_url).query or urlsplit(s.public_base_url).fragment:
+        raise fail("public_base_url", "must not carry a query or fragment")
+    if s.twilio_api_base_url is not None:
+        _check_url(s.twilio_api_base_url, "twilio_api_base_url", fail, schemes={"http", "https"})
+    if s.redis_url is not None:
+        _check_url(s.redis_url, "redis_url", fail, schemes={"redis", "rediss", "unix"})
+
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise fail("timezone", f"unknown IANA timezone {s.timezone!r}") from None
+
+    if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")
+
+
+def _check_url(value: str, field: str, fail: Any, *, schemes: set[str]) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.hostname):
+        allowed = ", ".join(sorted(f"{scheme}://" for scheme in schemes))
+        raise fail(field, f"must be a URL starting with {allowed}, got {value!r}")
+
+
+def _is_e164(value: str) -> bool:
+    if not value.startswith("+"):
+        return False
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return False
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return bool(phonenumbers.is_valid_number(number) and e164 == value)

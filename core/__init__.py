@@ -1,0 +1,1 @@
+"""The small shared core: database base and sessions, webhook security, TwiML helpers, phones."""

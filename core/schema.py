@@ -1,0 +1,13 @@
+"""The whole schema: importing this module registers every domain's tables on Base.metadata."""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import calls.models  # noqa: F401  (registers tables)
+from core.db import Base
+
+
+def metadata() -> MetaData:
+    """Base.metadata with every domain's models loaded; what migrations must match."""
+    return Base.metadata

@@ -1,0 +1,106 @@
+"""Twilio-facing request handling: strict form parsing, signature checks, TwiML responses."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Response, abort, current_app, g, request
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.twiml.voice_response import VoiceResponse
+from werkzeug.datastructures import ImmutableMultiDict
+
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: Twilio sends a few dozen short parameters; anything larger is not Twilio.
+MAX_FIELDS = 200
+SIGNATURE_HEADER = "X-Twilio-Signature"
+SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+
+Params = ImmutableMultiDict[str, str]
+
+
+def settings() -> Settings:
+    """The settings of the current app."""
+    s: Settings = current_app.extensions["hotline.settings"]
+    return s
+
+
+def protect(blueprint: Blueprint) -> Blueprint:
+    """Make every route of `blueprint` a Twilio webhook: signed, strictly parsed, POST only."""
+    blueprint.before_request(_check_twilio_request)
+    return blueprint
+
+
+def params() -> Params:
+    """The webhook's POST parameters, parsed strictly as UTF-8 (set by `protect`)."""
+    p: Params = g.twilio_params
+    return p
+
+
+def idempotency_token() -> str | None:
+    """Twilio's per-webhook token; a retry of the same webhook carries the same one."""
+    token = request.headers.get(IDEMPOTENCY_HEADER, "").strip()
+    return token[:128] or None
+
+
+def public_request_url() -> str:
+    """The URL Twilio requested, as Twilio saw it: PUBLIC_BASE_URL + path + query.
+
+    `request.url` is wrong behind a TLS-terminating proxy (scheme, host, port), which is the
+    usual cause of signature failures in the field, so it is never used here.
+    """
+    url = settings().public_base_url.rstrip("/") + request.path
+    query = request.query_string.decode("latin-1")
+    return f"{url}?{query}" if query else url
+
+
+def _check_twilio_request() -> None:
+    signature = request.headers.get(SIGNATURE_HEADER)
+    if not signature:
+        log.warning("webhook refused: no %s header, path=%s", SIGNATURE_HEADER, request.path)
+        abort(403, description=f"missing {SIGNATURE_HEADER} header")
+    g.twilio_params = _parse_form()
+    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+    validator = RequestValidator(settings().twilio_auth_token)
+    if not validator.validate(public_request_url(), g.twilio_params, signature, algorithm):
+        log.warning(
+            "webhook refused: signature does not match, path=%s (check PUBLIC_BASE_URL=%s)",
+            request.path,
+            settings().public_base_url,
+        )
+        abort(403, description="invalid Twilio signature")
+
+
+def _parse_form() -> Params:
+    """Parse the body as Twilio sends it: urlencoded UTF-8, no NULs, bounded in size."""
+    mimetype = request.mimetype
+    if mimetype and mimetype != "application/x-www-form-urlencoded":
+        abort(415, description="expected application/x-www-form-urlencoded")
+    raw = request.get_data(cache=True)
+    try:
+        text = raw.decode("utf-8")
+        pairs = parse_qsl(
+            text,
+            keep_blank_values=True,
+            strict_parsing=False,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        abort(400, description="request body is not valid UTF-8 form data")
+    except ValueError:
+        abort(400, description=f"too many form fields (at most {MAX_FIELDS})")
+    for name, value in pairs:
+        if "\x00" in name or "\x00" in value:
+            abort(400, description=f"NUL character in form field {name[:40]!r}")
+    return ImmutableMultiDict(pairs)
+
+
+def twiml(response: VoiceResponse) -> Response:
+    """A Flask response carrying TwiML."""
+    return Response(str(response), status=200, mimetype="text/xml")

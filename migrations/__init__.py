@@ -1,0 +1,1 @@
+"""Alembic migrations: they own the schema on SQLite and PostgreSQL alike."""

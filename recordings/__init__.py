@@ -1,0 +1,1 @@
+"""Downloading, storing and serving call recordings (issue 5)."""

@@ -1,0 +1,1 @@
+"""Duty rosters and bridging emergency callers to on-duty officers (issue 4)."""

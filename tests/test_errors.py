@@ -1,0 +1,52 @@
+"""When the hotline itself fails, the caller still hears something safe and nothing is kept."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from calls import webhook as calls_webhook
+from calls.models import Call, CallEvent
+from config.settings import Settings
+from tests.support import TwilioSigner, call_params, said, twiml
+
+
+def test_a_failure_after_writing_rolls_back_and_forwards_the_caller(
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken_log(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("simulated failure after the call row was written")
+
+    monkeypatch.setattr(calls_webhook, "log_event", broken_log)
+    root = twiml(twilio.post("/voice/incoming", call_params(settings)))
+
+    assert any("转接人工" in text for _, text in said(root))
+    dial = root.find("Dial")
+    assert dial is not None
+    assert (dial.text or "").strip() == settings.fallback_number
+    assert db_session.scalar(select(func.count()).select_from(Call)) == 0
+    assert db_session.scalar(select(func.count()).select_from(CallEvent)) == 0
+
+
+def test_without_a_fallback_number_the_caller_is_told_to_call_again(
+    twilio: TwilioSigner, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from core import webhooks
+
+    monkeypatch.setattr(
+        webhooks, "settings", lambda: dataclasses.replace(settings, fallback_number=None)
+    )
+    monkeypatch.setattr(calls_webhook, "record_call", _raise)
+    root = twiml(twilio.post("/voice/incoming", call_params(settings)))
+    assert root.find("Dial") is None
+    assert ("en-US", "Please call again later.") in said(root)
+
+
+def _raise(*_args: object, **_kwargs: object) -> None:
+    raise RuntimeError("simulated outage")
