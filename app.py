@@ -12,10 +12,12 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from calls.service import BadWebhook
+from config.files import ConfigFileError
 from config.settings import Settings, SettingsError
 from core import db, health, webhooks
 from core.cli import db_cli
 from ivr import twiml as ivr_twiml
+from ivr.softphone import call_command
 
 log = logging.getLogger("hotline")
 
@@ -47,10 +49,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.Database(settings.database_url).init_app(app)
 
     from calls.views import bp as calls_bp
-    from ivr.views import bp as ivr_bp
+    from ivr import views as ivr_views
 
     app.register_blueprint(health.bp)
-    app.register_blueprint(ivr_bp)
+    ivr_views.init_app(app)
     app.register_blueprint(calls_bp)
     _register_error_handlers(app)
     app.cli.add_command(db_cli)
@@ -96,11 +98,14 @@ cli = FlaskGroup(
     help="Minsheng Hotline operator commands (settings come from the environment).",
 )
 
+# A client of the hotline, not part of it: works without loading the app.
+cli.add_command(call_command)
+
 
 def main() -> None:
     """Entry point of the `hotline` console script."""
     try:
         cli.main(prog_name="hotline")
-    except SettingsError as exc:
+    except (SettingsError, ConfigFileError) as exc:
         click.echo(f"hotline: configuration error: {exc}", err=True)
         sys.exit(2)

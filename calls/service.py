@@ -8,13 +8,11 @@ import re
 from typing import Any, TypeVar
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from calls.models import Call, CallDirection, CallEvent, CallStatus
-from core.db import utcnow
+from core.db import insert_if_missing, utcnow
 from core.phone import caller_e164
 
 CALL_SID_RE = re.compile(r"^CA[0-9a-f]{32}$")
@@ -115,8 +113,7 @@ def record_call(
         "created_at": now,
         "updated_at": now,
     }
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert(Call).values(values).on_conflict_do_nothing(index_elements=["call_sid"]))
+    insert_if_missing(session, Call, values, unique="call_sid")
     advance_status(session, report.call_sid, report.status, duration_s=report.duration_s, now=now)
 
 

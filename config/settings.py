@@ -24,8 +24,11 @@ from sqlalchemy.exc import ArgumentError
 DEV_AUTH_TOKEN = "dev-auth-token-NOT-FOR-PRODUCTION"  # noqa: S105
 DEV_ACCOUNT_SID = "AC" + "0" * 32
 DEV_SECRET_KEY = "dev-secret-key-NOT-FOR-PRODUCTION"  # noqa: S105
-#: A valid-looking Shaowu (0599) number used by the demo configuration.
+#: Fictional Shaowu (0599) numbers of the demo configuration; production refuses them.
 DEMO_HOTLINE_NUMBER = "+865996110110"
+DEMO_FALLBACK_NUMBER = "+865996110119"
+DEMO_SERVICE_DESK_NUMBER = "+865996112345"
+CONFIG_DIR = Path(__file__).resolve().parent
 
 _ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
 
@@ -56,8 +59,14 @@ class Settings:
     recordings_dir: Path = Path("instance/recordings")
     twilio_api_base_url: str | None = None
     secret_key: str = dataclasses.field(default=DEV_SECRET_KEY, repr=False)
-    #: Where a caller is sent when something inside the hotline fails (E.164, optional).
-    fallback_number: str | None = None
+    #: Where a caller is put through when the hotline itself fails, and the emergency line's
+    #: last resort (E.164).
+    fallback_number: str | None = DEMO_FALLBACK_NUMBER
+    #: The service center's desk: callers asking for a person, and callers the IVR can't place.
+    service_desk_number: str = DEMO_SERVICE_DESK_NUMBER
+    #: The IVR tree and the speech classifier's rules (YAML files an operator edits).
+    ivr_file: Path = CONFIG_DIR / "ivr.yaml"
+    classifier_file: Path = CONFIG_DIR / "classifier.yaml"
     #: How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     proxy_hops: int = 0
     log_level: str = "INFO"
@@ -105,8 +114,8 @@ class Settings:
                 if not raw.isdigit() or int(raw) > 5:
                     raise SettingsError(f"{name}: must be a whole number from 0 to 5, got {raw!r}")
                 values["proxy_hops"] = int(raw)
-            elif field.name == "recordings_dir":
-                values["recordings_dir"] = Path(raw)
+            elif field.name in {"recordings_dir", "ivr_file", "classifier_file"}:
+                values[field.name] = Path(raw)
             else:
                 values[field.name] = raw
         return cls(**values)
@@ -126,6 +135,9 @@ _ENV_NAMES = {
     "twilio_api_base_url": "TWILIO_API_BASE_URL",
     "secret_key": "SECRET_KEY",
     "fallback_number": "FALLBACK_NUMBER",
+    "service_desk_number": "SERVICE_DESK_NUMBER",
+    "ivr_file": "IVR_FILE",
+    "classifier_file": "CLASSIFIER_FILE",
     "proxy_hops": "PROXY_HOPS",
     "log_level": "LOG_LEVEL",
 }
@@ -160,14 +172,20 @@ def _validate(s: Settings) -> None:
         raise fail("twilio_auth_token", "the development token is refused in production")
     if s.is_production and s.secret_key == DEV_SECRET_KEY:
         raise fail("secret_key", "the development key is refused in production")
-    if s.is_production and s.fallback_number is None:
-        raise fail("fallback_number", "is required in production (where callers go on failure)")
+    if s.is_production:
+        for field, demo in (
+            ("hotline_number", DEMO_HOTLINE_NUMBER),
+            ("fallback_number", DEMO_FALLBACK_NUMBER),
+            ("service_desk_number", DEMO_SERVICE_DESK_NUMBER),
+        ):
+            if getattr(s, field) in (None, demo):
+                raise fail(field, "must be set to a real number in production")
     if len(s.secret_key) < 16:
         raise fail("secret_key", "must be at least 16 characters")
 
     if s.default_region not in phonenumbers.SUPPORTED_REGIONS:
         raise fail("default_region", f"unknown phone-number region {s.default_region!r}")
-    for field in ("hotline_number", "fallback_number"):
+    for field in ("hotline_number", "fallback_number", "service_desk_number"):
         value = getattr(s, field)
         if value is None:
             continue
@@ -188,6 +206,10 @@ def _validate(s: Settings) -> None:
         ZoneInfo(s.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise fail("timezone", f"unknown IANA timezone {s.timezone!r}") from None
+
+    for field in ("ivr_file", "classifier_file"):
+        if not getattr(s, field).is_file():
+            raise fail(field, f"no such file: {getattr(s, field)}")
 
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise fail("log_level", "must be DEBUG, INFO, WARNING or ERROR")

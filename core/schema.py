@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
+import ivr.models  # noqa: F401
 from core.db import Base
 
 

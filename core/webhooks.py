@@ -101,6 +101,6 @@ def _parse_form() -> Params:
     return ImmutableMultiDict(pairs)
 
 
-def twiml(response: VoiceResponse) -> Response:
+def twiml(response: VoiceResponse | str) -> Response:
     """A Flask response carrying TwiML."""
     return Response(str(response), status=200, mimetype="text/xml")

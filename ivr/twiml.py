@@ -1,48 +1,123 @@
-"""Pure builders of what a caller hears at the front door."""
+"""Pure builders of what a caller hears at the front door (TwiML via VoiceResponse)."""
 
 from __future__ import annotations
 
-from twilio.twiml.voice_response import VoiceResponse
+from collections.abc import Sequence
 
-MANDARIN_VOICE = "Polly.Zhiyu"
-MANDARIN_LANGUAGE = "cmn-CN"
-ENGLISH_VOICE = "Polly.Joanna"
-ENGLISH_LANGUAGE = "en-US"
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from config.settings import Settings
+from ivr.engine import Position
+from ivr.tree import Line, Prompt, Tree
+
+#: Dial status values that mean a person took the call.
+CONNECTED = frozenset({"completed", "answered"})
+#: How long each handover number rings before the next one is tried.
+DIAL_TIMEOUT_S = 20
+
+# Used only when the tree itself can't be loaded or used (see apology()).
+_ZH = ("cmn-CN", "Polly.Zhiyu")
+_EN = ("en-US", "Polly.Joanna")
 
 
-def greeting() -> VoiceResponse:
-    """The bilingual greeting of the hotline."""
+def say(target: VoiceResponse | Gather, tree: Tree, lines: Sequence[Line]) -> None:
+    """Speak `lines`, each in its own language's voice."""
+    for line in lines:
+        language = tree.languages[line.language]
+        target.say(line.text, language=language.say_language, voice=language.voice)
+
+
+def ask(
+    tree: Tree, settings: Settings, position: Position, step: int, reprompt: Prompt | None
+) -> VoiceResponse:
+    """A Gather that listens to keys and speech while the prompt plays (the caller may barge in).
+
+    Silence posts to the same action (actionOnEmptyResult), so every outcome is decided in one
+    place; the Redirect after it covers a Gather that ends without posting.
+    """
+    node = tree.node(position.node)
+    language = tree.languages[position.language]
+    inputs = [
+        name for name, on in (("dtmf", bool(node.keys)), ("speech", node.classify_speech)) if on
+    ]
+    action = settings.public_url(f"/voice/ivr/gather?step={step}")
     response = VoiceResponse()
-    response.say(
-        "您好，这里是民生110，有事请讲，我们来办。",
-        language=MANDARIN_LANGUAGE,
-        voice=MANDARIN_VOICE,
+    gather = response.gather(
+        input=" ".join(inputs),
+        action=action,
+        method="POST",
+        timeout=node.timeout_s,
+        num_digits=1,
+        speech_timeout=tree.speech_timeout,
+        speech_model=tree.speech_model,
+        language=language.speech_language,
+        hints=language.hints or None,
+        action_on_empty_result=True,
+        barge_in=True,
     )
-    response.say(
-        "This is the Minsheng hotline. Tell us what happened, we will take care of the rest.",
-        language=ENGLISH_LANGUAGE,
-        voice=ENGLISH_VOICE,
-    )
+    say(gather, tree, (reprompt or node.prompt)[position.language])
+    response.redirect(action, method="POST")
+    return response
+
+
+def handover_targets(settings: Settings, branch: str) -> list[str]:
+    """Who a branch rings, in order, until the emergency routing and case intake take over."""
+    desk, fallback = settings.service_desk_number, settings.fallback_number
+    ordered = [fallback, desk] if branch == "emergency" else [desk, fallback]
+    return [n for i, n in enumerate(ordered) if n and n not in ordered[:i]]
+
+
+def handover(tree: Tree, settings: Settings, language: str, branch: str) -> VoiceResponse:
+    """Leave the IVR: tell the caller where they are going and ring the first number."""
+    response = VoiceResponse()
+    say(response, tree, tree.branch_prompts[branch][language])
+    return _dial(response, settings, branch, attempt=0)
+
+
+def after_dial(
+    tree: Tree, settings: Settings, language: str, branch: str, attempt: int, status: str
+) -> VoiceResponse:
+    """After a handover number was rung: done if someone answered, else the next number."""
+    response = VoiceResponse()
+    if status in CONNECTED:
+        response.hangup()
+        return response
+    if attempt + 1 < len(handover_targets(settings, branch)):
+        say(response, tree, tree.branch_prompts["desk"][language])
+        return _dial(response, settings, branch, attempt=attempt + 1)
+    return apology(None)
+
+
+def _dial(
+    response: VoiceResponse, settings: Settings, branch: str, *, attempt: int
+) -> VoiceResponse:
+    targets = handover_targets(settings, branch)
+    if attempt >= len(targets):
+        return apology(None)
+    action = settings.public_url(f"/voice/ivr/dialed?branch={branch}&attempt={attempt}")
+    dial = response.dial(action=action, method="POST", timeout=DIAL_TIMEOUT_S)
+    dial.number(targets[attempt])
     return response
 
 
 def apology(fallback_number: str | None) -> VoiceResponse:
-    """What a caller hears when the hotline itself fails: sorry, and a human if one is set."""
+    """What a caller hears when the hotline itself fails: sorry, and a person if one is set.
+
+    Built without the tree on purpose: it must work when nothing else does.
+    """
     response = VoiceResponse()
-    response.say(
-        "抱歉，系统繁忙。正在为您转接人工。",
-        language=MANDARIN_LANGUAGE,
-        voice=MANDARIN_VOICE,
-    )
-    response.say(
-        "Sorry, we are having trouble. Connecting you to an operator.",
-        language=ENGLISH_LANGUAGE,
-        voice=ENGLISH_VOICE,
-    )
     if fallback_number:
+        response.say("抱歉，系统繁忙，正在为您转接人工。", language=_ZH[0], voice=_ZH[1])
+        response.say(
+            "Sorry, we are having trouble. Connecting you to an operator.",
+            language=_EN[0],
+            voice=_EN[1],
+        )
         response.dial(fallback_number, timeout=30)
-    else:
-        # Only in development: production refuses to start without FALLBACK_NUMBER.
-        response.say("请稍后再拨。", language=MANDARIN_LANGUAGE, voice=MANDARIN_VOICE)
-        response.say("Please call again later.", language=ENGLISH_LANGUAGE, voice=ENGLISH_VOICE)
+        return response
+    response.say("抱歉，线路全忙，请稍后再拨。", language=_ZH[0], voice=_ZH[1])
+    response.say(
+        "Sorry, all lines are busy. Please call again later.", language=_EN[0], voice=_EN[1]
+    )
+    response.hangup()
     return response

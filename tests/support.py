@@ -87,3 +87,26 @@ def reason(response: TestResponse) -> str:
     body = response.get_json(silent=True)
     assert isinstance(body, dict), response.get_data(as_text=True)
     return str(body["reason"])
+
+
+def gather_of(root: ET.Element) -> ET.Element:
+    """The <Gather> of a response that asks the caller something."""
+    gather = root.find("Gather")
+    assert gather is not None, ET.tostring(root, encoding="unicode")
+    return gather
+
+
+def path_of(url: str) -> str:
+    """The path and query of an absolute URL from TwiML, as the test client wants it."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def dialed_numbers(root: ET.Element) -> list[str]:
+    """The numbers a response's <Dial> rings."""
+    dial = root.find("Dial")
+    assert dial is not None, ET.tostring(root, encoding="unicode")
+    numbers = [(n.text or "").strip() for n in dial.iter("Number")]
+    return numbers or [(dial.text or "").strip()]

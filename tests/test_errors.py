@@ -45,7 +45,8 @@ def test_without_a_fallback_number_the_caller_is_told_to_call_again(
     monkeypatch.setattr(calls_webhook, "record_call", _raise)
     root = twiml(twilio.post("/voice/incoming", call_params(settings)))
     assert root.find("Dial") is None
-    assert ("en-US", "Please call again later.") in said(root)
+    assert ("en-US", "Sorry, all lines are busy. Please call again later.") in said(root)
+    assert root.find("Hangup") is not None
 
 
 def _raise(*_args: object, **_kwargs: object) -> None:

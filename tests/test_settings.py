@@ -21,6 +21,8 @@ PRODUCTION_OK = {
     "SECRET_KEY": "a-real-looking-secret-key-value",
     "PUBLIC_BASE_URL": "https://hotline.example.org",
     "FALLBACK_NUMBER": "+8613900139000",
+    "SERVICE_DESK_NUMBER": "+8613900139001",
+    "HOTLINE_NUMBER": "+8613900139110",
     "DATABASE_URL": "postgresql://hotline@db.example.org/hotline",
 }
 
@@ -79,6 +81,9 @@ def test_values_are_read_and_typed() -> None:
         ("PROXY_HOPS", "-1"),
         ("PROXY_HOPS", "many"),
         ("LOG_LEVEL", "CHATTY"),
+        ("SERVICE_DESK_NUMBER", "desk"),
+        ("IVR_FILE", "/nonexistent/ivr.yaml"),
+        ("CLASSIFIER_FILE", "/nonexistent/classifier.yaml"),
     ],
 )
 def test_invalid_value_fails_naming_the_variable(variable: str, value: str) -> None:
@@ -96,7 +101,9 @@ def test_production_accepts_real_values() -> None:
         ("TWILIO_AUTH_TOKEN", DEV_AUTH_TOKEN),
         ("SECRET_KEY", DEV_SECRET_KEY),
         ("PUBLIC_BASE_URL", "http://hotline.example.org"),
-        ("FALLBACK_NUMBER", ""),
+        ("FALLBACK_NUMBER", "+865996110119"),
+        ("SERVICE_DESK_NUMBER", "+865996112345"),
+        ("HOTLINE_NUMBER", "+865996110110"),
     ],
 )
 def test_production_refuses_development_values(variable: str, value: str) -> None:

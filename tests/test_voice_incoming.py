@@ -21,7 +21,7 @@ def test_signed_incoming_call_is_greeted_in_mandarin_then_english(
     speech = said(root)
     assert [language for language, _ in speech] == ["cmn-CN", "en-US"]
     assert "民生110" in speech[0][1]
-    assert "hotline" in speech[1][1]
+    assert speech[1][1] == "For English, press 9."
 
 
 def test_incoming_call_is_recorded_with_e164_numbers_and_utc_time(

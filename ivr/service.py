@@ -1,0 +1,132 @@
+"""Reads and writes of IVR state. Functions flush, never commit."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from calls.models import Call
+from core.db import insert_if_missing, utcnow
+from ivr.engine import CallerInput, Handover, Position, Step
+from ivr.models import IvrSession
+
+
+def begin(session: Session, call_sid: str, start: Position) -> IvrSession:
+    """The call's IVR session, created at `start` if it has none (safe under retries)."""
+    now = utcnow()
+    insert_if_missing(
+        session,
+        IvrSession,
+        {
+            "call_sid": call_sid,
+            "node": start.node,
+            "language": start.language,
+            "step": 0,
+            "no_input_count": 0,
+            "no_match_count": 0,
+            "digits": "",
+            "utterances": [],
+            "last_twiml": "",
+            "created_at": now,
+            "updated_at": now,
+        },
+        unique="call_sid",
+    )
+    found = get(session, call_sid)
+    if found is None:  # only if the row was deleted in between
+        raise RuntimeError(f"IVR session of {call_sid} vanished")
+    return found
+
+
+def get(session: Session, call_sid: str) -> IvrSession | None:
+    """The call's IVR session, fresh from the database."""
+    return session.scalars(
+        select(IvrSession)
+        .where(IvrSession.call_sid == call_sid)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def position(ivr: IvrSession) -> Position:
+    """The engine's view of a stored session."""
+    return Position(
+        node=ivr.node,
+        language=ivr.language,
+        no_input=ivr.no_input_count,
+        no_match=ivr.no_match_count,
+    )
+
+
+def save_first_response(session: Session, ivr: IvrSession, twiml: str) -> bool:
+    """Store the greeting of a new session (a concurrent duplicate keeps the first one)."""
+    result = session.execute(
+        update(IvrSession)
+        .where(IvrSession.id == ivr.id, IvrSession.step == 0, IvrSession.last_twiml == "")
+        .values(last_twiml=twiml, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def advance(
+    session: Session,
+    ivr: IvrSession,
+    *,
+    expected_step: int,
+    heard: CallerInput,
+    step: Step,
+    twiml: str,
+    now: dt.datetime | None = None,
+) -> bool:
+    """Record one processed input and its response, only if nobody processed it before.
+
+    One conditional UPDATE on `step`: of two deliveries of the same webhook, in one process or
+    two, exactly one advances the call. Returns whether this one did.
+    """
+    now = now or utcnow()
+    values: dict[str, Any] = {
+        "step": expected_step + 1,
+        "node": step.position.node,
+        "language": step.position.language,
+        "no_input_count": step.position.no_input,
+        "no_match_count": step.position.no_match,
+        "reason": step.reason[:64],
+        "last_twiml": twiml,
+        "updated_at": now,
+    }
+    if heard.digits is not None:
+        values["digits"] = (ivr.digits + heard.digits)[-64:]
+    if heard.speech is not None:
+        said = {"text": heard.speech, "confidence": heard.confidence, "at": now.isoformat()}
+        values["utterances"] = [*ivr.utterances, said]
+    if step.classification is not None:
+        values["kind"] = step.classification.kind
+        values["category"] = step.classification.category
+        values["classifier_confidence"] = step.classification.confidence
+    if isinstance(step.action, Handover):
+        values["branch"] = step.action.branch
+        values["handed_over_at"] = now
+    result = session.execute(
+        update(IvrSession)
+        .where(IvrSession.id == ivr.id, IvrSession.step == expected_step)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    if step.position.language != ivr.language:
+        set_call_language(session, ivr.call_sid, step.position.language)
+    return True
+
+
+def set_call_language(session: Session, call_sid: str, language: str) -> None:
+    """Note the language a call is being served in."""
+    session.execute(
+        update(Call)
+        .where(Call.call_sid == call_sid)
+        .values(language=language)
+        .execution_options(synchronize_session=False)
+    )

@@ -1,0 +1,723 @@
+"""The `hotline call` softphone: it must treat the webhook server exactly as Twilio does.
+
+Most tests play canned TwiML from a fake transport (the hotline's IVR is not needed); one calls
+the real app through its test client, and a few go over real HTTP to a throwaway local server.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import socket
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+from click.testing import CliRunner
+from flask.testing import FlaskClient
+from twilio.request_validator import RequestValidator
+
+from config.settings import Settings, env_name
+from ivr.softphone import (
+    CallResult,
+    FlaskTransport,
+    HttpResult,
+    HttpTransport,
+    Softphone,
+    call_command,
+)
+from ivr.softphone_twiml import parse_input
+from tests.support import CALLER
+
+PUBLIC = "https://hotline.example.org"
+TOKEN = "softphone-test-token-0123456789"
+ACCOUNT = "AC" + "1" * 32
+HOTLINE = "+865996110110"
+SID = re.compile(r"^CA[0-9a-f]{32}$")
+RECORDING_URL = re.compile(
+    rf"^https://api\.twilio\.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/RE[0-9a-f]{{32}}$"
+)
+BASE_KEYS = {
+    "CallSid",
+    "AccountSid",
+    "From",
+    "To",
+    "Caller",
+    "Called",
+    "CallStatus",
+    "Direction",
+    "ApiVersion",
+}
+
+
+@dataclass(frozen=True)
+class Posted:
+    path: str
+    params: dict[str, str]
+    headers: dict[str, str]
+
+
+class FakeServer:
+    """A Transport serving canned TwiML per path (with query); /voice/status answers 204."""
+
+    def __init__(self, pages: Mapping[str, str | HttpResult]) -> None:
+        self.pages = dict(pages)
+        self.posts: list[Posted] = []
+
+    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
+        self.posts.append(Posted(path, dict(params), dict(headers)))
+        page = self.pages.get(path)
+        if isinstance(page, HttpResult):
+            return page
+        if page is not None:
+            body = f'<?xml version="1.0" encoding="UTF-8"?><Response>{page}</Response>'
+            return HttpResult(200, "text/xml; charset=utf-8", body.encode())
+        if path == "/voice/status":
+            return HttpResult(204, "", b"")
+        return HttpResult(404, "application/json", b'{"error": "Not Found", "reason": "no page"}')
+
+    def to(self, path: str) -> list[Posted]:
+        return [posted for posted in self.posts if posted.path == path]
+
+
+def call(
+    pages: Mapping[str, str | HttpResult],
+    inputs: Sequence[str] | None = (),
+    **options: Any,
+) -> tuple[CallResult, FakeServer]:
+    server = FakeServer(pages)
+    arguments: dict[str, Any] = {
+        "transport": server,
+        "public_base_url": PUBLIC,
+        "auth_token": TOKEN,
+        "account_sid": ACCOUNT,
+        "from_number": CALLER,
+        "to_number": HOTLINE,
+        "inputs": None if inputs is None else list(inputs),
+        "output_func": lambda line: None,
+        **options,
+    }
+    phone = Softphone(**arguments)
+    result = phone.run()
+    assert [(p.path, p.params) for p in server.posts] == result.requests
+    return result, server
+
+
+def test_every_request_is_signed_on_the_absolute_url_with_a_fresh_idempotency_token() -> None:
+    result, server = call(
+        {
+            "/voice/incoming": '<Gather action="ivr/menu?step=1"><Say>Press 1</Say></Gather>',
+            "/voice/ivr/menu?step=1": "<Hangup/>",
+        },
+        ["1"],
+    )
+
+    assert [p.path for p in server.posts] == [
+        "/voice/incoming",
+        "/voice/ivr/menu?step=1",
+        "/voice/status",
+    ]
+    validator = RequestValidator(TOKEN)
+    for posted in server.posts:
+        signature = posted.headers["X-Twilio-Signature"]
+        assert validator.validate(PUBLIC + posted.path, posted.params, signature)
+        assert not validator.validate("http://localhost" + posted.path, posted.params, signature)
+    tokens = {p.headers["I-Twilio-Idempotency-Token"] for p in server.posts}
+    assert len(tokens) == 3
+    assert all(uuid.UUID(token) for token in tokens)
+    assert result.exit_code == 0
+
+
+def test_first_request_carries_twilios_standard_parameters_then_in_progress() -> None:
+    result, server = call(
+        {"/voice/incoming": "<Redirect>/voice/next</Redirect>", "/voice/next": "<Hangup/>"}
+    )
+
+    first, second, _status = server.posts
+    assert SID.match(result.call_sid)
+    assert first.params == {
+        "CallSid": result.call_sid,
+        "AccountSid": ACCOUNT,
+        "From": CALLER,
+        "To": HOTLINE,
+        "Caller": CALLER,
+        "Called": HOTLINE,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
+    }
+    assert second.params == {**first.params, "CallStatus": "in-progress"}
+
+
+def test_say_play_and_pause_are_printed() -> None:
+    result, _ = call(
+        {
+            "/voice/incoming": '<Say language="cmn-CN" voice="Polly.Zhiyu">您好，民生110</Say>'
+            "<Say>Hello</Say><Play>https://example.org/hold.mp3</Play>"
+            '<Pause length="2"/><Leave/>'
+        }
+    )
+
+    assert result.transcript[1:6] == [
+        "🔊 [cmn-CN] 您好，民生110",
+        "🔊 [en-US] Hello",
+        "♪ https://example.org/hold.mp3",
+        "… (pause 2s)",
+        "(ignored <Leave>)",
+    ]
+    assert result.ended_how == "end-of-document"
+    assert result.exit_code == 0
+
+
+GATHER = (
+    '<Gather input="dtmf speech" action="/voice/menu" numDigits="2">'
+    '<Say language="cmn-CN">请按键或讲话</Say></Gather>'
+    '<Say language="cmn-CN">没有听到</Say>'
+)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("1", {"Digits": "1"}),
+        ("12#", {"Digits": "12"}),
+        ("123", {"Digits": "12"}),
+        ("say:我家楼下漏水", {"SpeechResult": "我家楼下漏水", "Confidence": "0.92"}),
+        ("say@0.35:救命", {"SpeechResult": "救命", "Confidence": "0.35"}),
+    ],
+)
+def test_gather_posts_the_action_with_digits_or_speech(
+    typed: str, expected: dict[str, str]
+) -> None:
+    result, server = call({"/voice/incoming": GATHER, "/voice/menu": "<Hangup/>"}, [typed])
+
+    (menu,) = server.to("/voice/menu")
+    assert menu.params.keys() - BASE_KEYS == expected.keys()
+    assert {k: menu.params[k] for k in expected} == expected
+    assert menu.params["CallStatus"] == "in-progress"
+    assert "🔊 [cmn-CN] 请按键或讲话" in result.transcript
+    assert "🔊 [cmn-CN] 没有听到" not in result.transcript
+    assert result.ended_how == "hangup"
+
+
+@pytest.mark.parametrize("inputs", [[""], ["silence"], []])
+def test_gather_without_input_goes_on_with_the_next_verb(inputs: list[str]) -> None:
+    result, server = call({"/voice/incoming": GATHER}, inputs)
+
+    assert server.to("/voice/menu") == []
+    assert result.transcript.index("🔊 [cmn-CN] 没有听到") > result.transcript.index(
+        "🔊 [cmn-CN] 请按键或讲话"
+    )
+    assert result.ended_how == "end-of-document"
+
+
+def test_gather_without_input_posts_the_action_when_action_on_empty_result() -> None:
+    page = '<Gather action="/voice/menu" actionOnEmptyResult="true"><Say>Press</Say></Gather>'
+    _, server = call({"/voice/incoming": page, "/voice/menu": "<Hangup/>"}, ["silence"])
+
+    (menu,) = server.to("/voice/menu")
+    assert menu.params.keys() == BASE_KEYS
+
+
+def test_speech_to_a_keys_only_gather_is_no_input_as_on_twilio() -> None:
+    page = '<Gather action="/voice/menu"><Say>Press 1</Say></Gather><Say>Bye</Say>'
+    result, server = call({"/voice/incoming": page}, ["say:one"])
+
+    assert server.to("/voice/menu") == []
+    assert "🔊 [en-US] Bye" in result.transcript
+
+
+def test_gather_action_defaults_to_the_current_document() -> None:
+    pages = {
+        "/voice/incoming": "<Redirect>/voice/menu?n=1</Redirect>",
+        "/voice/menu?n=1": "<Gather/>",
+    }
+    _, server = call(pages, ["5", "hangup"])
+
+    assert [p.path for p in server.posts].count("/voice/menu?n=1") == 2
+    assert server.to("/voice/menu?n=1")[1].params["Digits"] == "5"
+
+
+def test_caller_hanging_up_at_a_gather_ends_the_call_and_twilio_reports_it() -> None:
+    result, server = call({"/voice/incoming": GATHER}, ["hangup"])
+
+    assert result.ended_how == "caller-hung-up"
+    assert result.exit_code == 0
+    assert [p.path for p in server.posts] == ["/voice/incoming", "/voice/status"]
+
+
+def test_redirect_resolves_relative_and_absolute_urls_like_twilio() -> None:
+    pages = {
+        "/voice/incoming": "<Redirect>ivr/one?x=1</Redirect>",
+        "/voice/ivr/one?x=1": "<Redirect>two</Redirect>",
+        "/voice/ivr/two": f"<Redirect>{PUBLIC}/voice/three?a=1&amp;b=2</Redirect>",
+        "/voice/three?a=1&b=2": '<Redirect method="POST">/voice/four</Redirect>',
+        "/voice/four": "<Hangup/>",
+    }
+    result, server = call(pages)
+
+    assert [p.path for p in server.posts][:-1] == list(pages)
+    validator = RequestValidator(TOKEN)
+    for posted in server.posts:
+        assert validator.validate(
+            PUBLIC + posted.path, posted.params, posted.headers["X-Twilio-Signature"]
+        )
+    assert result.ended_how == "hangup"
+
+
+def test_an_absolute_url_elsewhere_is_signed_on_that_url() -> None:
+    elsewhere = "http://127.0.0.1:5000/voice/ivr/gather?step=1"
+    _, server = call({"/voice/incoming": f"<Redirect>{elsewhere}</Redirect>"})
+
+    posted = server.to("/voice/ivr/gather?step=1")[0]
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(elsewhere, posted.params, posted.headers["X-Twilio-Signature"])
+    assert not validator.validate(
+        PUBLIC + posted.path, posted.params, posted.headers["X-Twilio-Signature"]
+    )
+
+
+def test_a_public_url_with_a_path_prefix_is_stripped_for_the_transport() -> None:
+    _, server = call(
+        {"/voice/incoming": "<Redirect>next</Redirect>", "/voice/next": "<Hangup/>"},
+        public_base_url=PUBLIC + "/hotline",
+    )
+
+    _, second, _ = server.posts
+    assert second.path == "/voice/next"
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(
+        PUBLIC + "/hotline/voice/next", second.params, second.headers["X-Twilio-Signature"]
+    )
+
+
+DIAL = (
+    '<Dial timeout="20"{attrs}><Number>+8613800000001</Number>'
+    "<Number>+8613800000002</Number></Dial><Say>after dial</Say>"
+)
+
+
+def test_dial_without_action_goes_on_with_the_next_verb() -> None:
+    result, server = call({"/voice/incoming": DIAL.format(attrs="")})
+
+    assert "☎ dialing +8613800000001, +8613800000002 (timeout 20s)" in result.transcript
+    assert "🔊 [en-US] after dial" in result.transcript
+    assert [p.path for p in server.posts] == ["/voice/incoming", "/voice/status"]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "status", "duration"),
+    [([], "completed", "42"), (["dial:busy"], "busy", "0"), (["dial:no-answer"], "no-answer", "0")],
+)
+def test_dial_action_gets_the_dial_outcome(inputs: list[str], status: str, duration: str) -> None:
+    pages = {"/voice/incoming": DIAL.format(attrs=' action="dialed"'), "/voice/dialed": "<Hangup/>"}
+    result, server = call(pages, inputs)
+
+    (dialed,) = server.to("/voice/dialed")
+    assert dialed.params["DialCallStatus"] == status
+    assert dialed.params["DialCallDuration"] == duration
+    assert SID.match(dialed.params["DialCallSid"])
+    assert dialed.params["DialCallSid"] != result.call_sid
+    assert "🔊 [en-US] after dial" not in result.transcript
+
+
+def test_dial_whisper_plays_the_officers_leg_and_answers_its_gather() -> None:
+    pages = {
+        "/voice/incoming": '<Dial action="/voice/dialed" callerId="+865996110000">'
+        '<Number url="/voice/whisper?case=7">+8613800000001</Number></Dial>',
+        "/voice/whisper?case=7": '<Gather action="/voice/accept" numDigits="1">'
+        '<Say language="cmn-CN">紧急警情，按1接听</Say></Gather><Hangup/>',
+        "/voice/accept": '<Say language="cmn-CN">正在接通</Say>',
+        "/voice/dialed": "<Hangup/>",
+    }
+    result, server = call(pages)
+
+    assert [p.path for p in server.posts] == [
+        "/voice/incoming",
+        "/voice/whisper?case=7",
+        "/voice/accept",
+        "/voice/dialed",
+        "/voice/status",
+    ]
+    whisper, accept = server.to("/voice/whisper?case=7")[0], server.to("/voice/accept")[0]
+    officer_sid = whisper.params["CallSid"]
+    assert SID.match(officer_sid)
+    assert officer_sid != result.call_sid
+    assert whisper.params == {
+        "CallSid": officer_sid,
+        "ParentCallSid": result.call_sid,
+        "AccountSid": ACCOUNT,
+        "From": "+865996110000",
+        "To": "+8613800000001",
+        "Caller": "+865996110000",
+        "Called": "+8613800000001",
+        "CallStatus": "in-progress",
+        "Direction": "outbound-dial",
+        "ApiVersion": "2010-04-01",
+    }
+    assert accept.params == {**whisper.params, "Digits": "1"}
+    assert "   officer hears: 🔊 [cmn-CN] 紧急警情，按1接听" in result.transcript
+    assert "   officer hears: 🔊 [cmn-CN] 正在接通" in result.transcript
+    dialed = server.to("/voice/dialed")[0].params
+    assert dialed["DialCallSid"] == officer_sid
+    assert dialed["DialCallStatus"] == "completed"
+    validator = RequestValidator(TOKEN)
+    assert validator.validate(
+        PUBLIC + "/voice/whisper?case=7", whisper.params, whisper.headers["X-Twilio-Signature"]
+    )
+
+
+def test_whisper_from_defaults_to_the_hotline_number_and_no_url_means_no_leg() -> None:
+    pages = {
+        "/voice/incoming": '<Dial><Number url="/voice/whisper">+8613800000001</Number>'
+        "<Client>duty-desk</Client></Dial>",
+        "/voice/whisper": "",
+    }
+    result, server = call(pages, ["dial:completed"])
+    assert server.to("/voice/whisper")[0].params["From"] == HOTLINE
+    assert "☎ dialing +8613800000001, Client:duty-desk (timeout 30s)" in result.transcript
+
+    _, server = call(pages, ["dial:failed"])
+    assert server.to("/voice/whisper") == []
+
+
+def test_an_officer_leg_that_hangs_up_is_not_connected() -> None:
+    pages = {
+        "/voice/incoming": '<Dial action="/voice/dialed">'
+        '<Number url="/voice/whisper">+8613800000001</Number></Dial>',
+        "/voice/whisper": '<Say language="cmn-CN">无人接听</Say><Hangup/>',
+        "/voice/dialed": "<Hangup/>",
+    }
+    result, server = call(pages)
+
+    assert "   officer hears: 📴 the hotline hung up" in result.transcript
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "no-answer"
+    assert result.ended_how == "hangup"
+
+
+def test_record_posts_the_recording_and_the_recording_status_callback() -> None:
+    pages: dict[str, str | HttpResult] = {
+        "/voice/incoming": '<Record action="/voice/recorded" maxLength="120" finishOnKey="#"'
+        ' recordingStatusCallback="recording-status?case=9"/>',
+        "/voice/recorded": "<Say>Thanks</Say><Hangup/>",
+        "/voice/recording-status?case=9": HttpResult(204, "", b""),
+    }
+    message = "我家楼下的下水道堵了三天了，请派人来看看"
+    result, server = call(pages, [f"say:{message}"])
+
+    assert "● recording (max 120s, finish with #) — speak now" in result.transcript
+    recorded = server.to("/voice/recorded")[0].params
+    assert RECORDING_URL.match(recorded["RecordingUrl"])
+    assert recorded["RecordingUrl"].endswith(recorded["RecordingSid"])
+    assert recorded["RecordingDuration"] == str(len(message) // 4)
+    assert recorded["Digits"] == "#"
+    assert recorded["CallStatus"] == "in-progress"
+    callback = server.to("/voice/recording-status?case=9")[0]
+    assert callback.params == {
+        "RecordingSid": recorded["RecordingSid"],
+        "RecordingUrl": recorded["RecordingUrl"],
+        "RecordingStatus": "completed",
+        "RecordingDuration": recorded["RecordingDuration"],
+        "RecordingChannels": "1",
+        "RecordingSource": "RecordVerb",
+        "CallSid": result.call_sid,
+        "AccountSid": ACCOUNT,
+    }
+    assert RequestValidator(TOKEN).validate(
+        PUBLIC + callback.path, callback.params, callback.headers["X-Twilio-Signature"]
+    )
+    assert "🔊 [en-US] Thanks" in result.transcript
+    assert result.ended_how == "hangup"
+
+
+def test_caller_hanging_up_during_a_recording_posts_it_and_ends_the_call() -> None:
+    pages = {
+        "/voice/incoming": '<Record action="/voice/recorded"/>',
+        "/voice/recorded": "<Say>never heard</Say>",
+    }
+    result, server = call(pages, ["hangup"])
+
+    recorded = server.to("/voice/recorded")[0].params
+    assert recorded["Digits"] == "hangup"
+    assert recorded["RecordingDuration"] == "1"
+    assert "🔊 [en-US] never heard" not in result.transcript
+    assert result.ended_how == "caller-hung-up"
+    assert server.posts[-1].path == "/voice/status"
+
+
+def test_a_silent_recording_skips_the_action_as_twilio_does() -> None:
+    page = '<Record action="/voice/recorded"/><Say>Nothing recorded</Say>'
+    result, server = call({"/voice/incoming": page}, ["silence"])
+
+    assert server.to("/voice/recorded") == []
+    assert "🔊 [en-US] Nothing recorded" in result.transcript
+
+
+@pytest.mark.parametrize(
+    ("page", "how"),
+    [
+        ("<Say>Bye</Say><Hangup/><Say>never</Say>", "hangup"),
+        ('<Reject reason="busy"/>', "hangup"),
+        ("<Say>Bye</Say>", "end-of-document"),
+        ("", "end-of-document"),
+    ],
+)
+def test_the_call_ends_and_the_status_callback_reports_it(page: str, how: str) -> None:
+    result, server = call({"/voice/incoming": page})
+
+    assert result.ended_how == how
+    assert result.exit_code == 0
+    assert "🔊 [en-US] never" not in result.transcript
+    status = server.posts[-1]
+    assert status.path == "/voice/status"
+    assert status.params["CallStatus"] == "completed"
+    assert status.params["CallDuration"] == "3"
+    assert status.params["CallSid"] == result.call_sid
+    assert RequestValidator(TOKEN).validate(
+        PUBLIC + "/voice/status", status.params, status.headers["X-Twilio-Signature"]
+    )
+
+
+def test_a_403_ends_the_call_with_an_error_naming_the_reason() -> None:
+    forbidden = HttpResult(
+        403, "application/json", b'{"error": "Forbidden", "reason": "invalid Twilio signature"}'
+    )
+    result, server = call({"/voice/incoming": forbidden})
+
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+    assert any("403" in line and "invalid Twilio signature" in line for line in result.transcript)
+    assert [p.path for p in server.posts] == ["/voice/incoming"]
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"hello, not xml", b"<html><body>Oops</body></html>", b"<Response><Say>"]
+)
+def test_a_body_that_is_not_twiml_ends_the_call_with_an_error(body: bytes) -> None:
+    result, server = call({"/voice/incoming": HttpResult(200, "text/html", body)})
+
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+    assert "not TwiML" in result.transcript[-1]
+    assert [p.path for p in server.posts] == ["/voice/incoming"]
+
+
+def test_a_failing_status_callback_is_an_error() -> None:
+    pages: dict[str, str | HttpResult] = {
+        "/voice/incoming": "<Hangup/>",
+        "/voice/status": HttpResult(500, "text/plain", b""),
+    }
+    result, _ = call(pages)
+
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+
+
+def test_a_redirect_loop_stops_after_max_steps() -> None:
+    pages = {"/voice/incoming": "<Gather/><Redirect/>"}
+    result, server = call(pages, max_steps=5)
+
+    assert (result.ended_how, result.exit_code) == ("too-many-steps", 2)
+    assert [p.path for p in server.posts] == ["/voice/incoming"] * 5 + ["/voice/status"]
+
+
+def test_a_bad_scripted_input_is_an_error() -> None:
+    result, _ = call({"/voice/incoming": GATHER}, ["press one"])
+
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+
+
+def test_interactive_caller_is_prompted_and_can_retry_and_hang_up() -> None:
+    typed = iter(["what?", "2", "dial:busy"])
+    prompts: list[str] = []
+
+    def keyboard(prompt: str) -> str:
+        prompts.append(prompt)
+        try:
+            return next(typed)
+        except StopIteration:
+            raise EOFError from None
+
+    pages = {
+        "/voice/incoming": GATHER,
+        "/voice/menu": '<Dial action="/voice/dialed">+8613800000001</Dial>',
+        "/voice/dialed": GATHER,
+    }
+    result, server = call(pages, None, input_func=keyboard)
+
+    assert prompts[0] == "keys, say:words, or Enter for silence > "
+    assert prompts[1] == prompts[0]
+    assert "dial outcome" in prompts[2]
+    assert server.to("/voice/menu")[0].params["Digits"] == "2"
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "busy"
+    assert result.ended_how == "caller-hung-up"
+
+
+@pytest.mark.parametrize(
+    ("raw", "parsed"),
+    [
+        ("", None),
+        (" silence ", None),
+        ("HANGUP", "hangup"),
+        ("*9#", {"Digits": "*9#"}),
+        ("say:", None),
+        ("say:hello", {"SpeechResult": "hello", "Confidence": "0.92"}),
+        ("say@1:hi", {"SpeechResult": "hi", "Confidence": "1"}),
+    ],
+)
+def test_caller_inputs_are_parsed(raw: str, parsed: object) -> None:
+    assert parse_input(raw) == parsed
+
+
+@pytest.mark.parametrize("raw", ["abc", "say@1.5:hi", "say@x:hi", "1 2"])
+def test_bad_caller_inputs_are_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match=r"input|confidence"):
+        parse_input(raw)
+
+
+def test_the_real_app_answers_the_softphone(client: FlaskClient, settings: Settings) -> None:
+    """Tolerant on purpose: the IVR is being rewritten; only the greeting and exit are checked."""
+    phone = Softphone(
+        transport=FlaskTransport(client),
+        public_base_url=settings.public_base_url,
+        auth_token=settings.twilio_auth_token,
+        account_sid=settings.twilio_account_sid,
+        from_number=CALLER,
+        to_number=settings.hotline_number,
+        inputs=["hangup"],
+        output_func=lambda line: None,
+    )
+    result = phone.run()
+
+    assert any(line.startswith("🔊 [cmn-CN]") for line in result.transcript), result.transcript
+    assert result.exit_code == 0, result.transcript
+    assert result.requests[-1][0] == "/voice/status"
+
+
+# -- over real HTTP, and the click command ------------------------------------------------------
+
+
+@dataclass
+class LocalServer:
+    url: str
+    received: list[Posted] = dataclasses.field(default_factory=list)
+
+
+def _handler(pages: Mapping[str, tuple[int, str]], received: list[Posted]) -> type:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            params = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+            received.append(Posted(self.path, params, dict(self.headers.items())))
+            status, text = pages.get(self.path, (404, '{"reason": "no page"}'))
+            self.send_response(status)
+            self.send_header("Content-Type", "text/xml" if status == 200 else "application/json")
+            self.send_header("Content-Length", str(len(text.encode())))
+            self.end_headers()
+            self.wfile.write(text.encode())
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    return Handler
+
+
+@pytest.fixture
+def local_server() -> Iterator[LocalServer]:
+    received: list[Posted] = []
+    pages = {
+        "/voice/incoming": (
+            200,
+            '<Response><Gather action="/voice/menu"><Say language="cmn-CN">请按1</Say>'
+            "</Gather></Response>",
+        ),
+        "/voice/menu": (200, "<Response><Hangup/></Response>"),
+        "/voice/status": (204, ""),
+        "/voice/forbidden": (403, '{"reason": "invalid Twilio signature"}'),
+    }
+    server = HTTPServer(("127.0.0.1", 0), _handler(pages, received))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield LocalServer(f"http://127.0.0.1:{server.server_address[1]}", received)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_http_transport_posts_forms_and_returns_errors(local_server: LocalServer) -> None:
+    transport = HttpTransport(local_server.url)
+
+    ok = transport.post("/voice/menu", {"Digits": "1", "城市": "邵武"}, {"X-Twilio-Signature": "s"})
+    refused = transport.post("/voice/forbidden", {}, {})
+
+    assert (ok.status, ok.content_type, ok.body) == (
+        200,
+        "text/xml",
+        b"<Response><Hangup/></Response>",
+    )
+    assert (refused.status, refused.body) == (403, b'{"reason": "invalid Twilio signature"}')
+    posted = local_server.received[0]
+    assert posted.params == {"Digits": "1", "城市": "邵武"}
+    assert posted.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert posted.headers["X-Twilio-Signature"] == "s"
+    with pytest.raises(ValueError, match="http"):
+        HttpTransport("file:///etc/passwd")
+
+
+def test_call_command_places_a_scripted_call(local_server: LocalServer) -> None:
+    args = ["--base-url", local_server.url, "--input", "1", "--auth-token", TOKEN]
+    args += ["--account-sid", ACCOUNT, "--to", HOTLINE, "--from", "+8613900139000"]
+    result = CliRunner().invoke(call_command, args)
+
+    assert result.exit_code == 0, result.output
+    assert "🔊 [cmn-CN] 请按1" in result.output
+    paths = [p.path for p in local_server.received]
+    assert paths == ["/voice/incoming", "/voice/menu", "/voice/status"]
+    validator = RequestValidator(TOKEN)
+    for posted in local_server.received:
+        assert posted.params["From"] == "+8613900139000"
+        signature = posted.headers["X-Twilio-Signature"]
+        assert validator.validate(local_server.url + posted.path, posted.params, signature)
+
+
+def _clean_env(**values: str) -> dict[str, str | None]:
+    env: dict[str, str | None] = {env_name(f.name): None for f in dataclasses.fields(Settings)}
+    env.update(values)
+    return env
+
+
+def test_call_command_takes_its_defaults_from_the_settings(local_server: LocalServer) -> None:
+    env = _clean_env(TWILIO_AUTH_TOKEN=TOKEN, HOTLINE_NUMBER="+865996110111")
+    args = ["--base-url", local_server.url, "--public-url", PUBLIC, "--input", "hangup"]
+    result = CliRunner(env=env).invoke(call_command, args)
+
+    assert result.exit_code == 0, result.output
+    first = local_server.received[0]
+    assert first.params["To"] == "+865996110111"
+    assert first.params["AccountSid"] == "AC" + "0" * 32
+    assert RequestValidator(TOKEN).validate(
+        PUBLIC + "/voice/incoming", first.params, first.headers["X-Twilio-Signature"]
+    )
+
+
+def test_call_command_reports_a_configuration_error() -> None:
+    result = CliRunner(env=_clean_env(TIMEZONE="Mars/Base")).invoke(call_command, [])
+
+    assert result.exit_code == 2
+    assert "TIMEZONE" in result.stderr
+
+
+def test_call_command_fails_when_nobody_answers() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = ["--base-url", f"http://127.0.0.1:{port}", "--auth-token", TOKEN]
+    args += ["--account-sid", ACCOUNT, "--to", HOTLINE, "--input", "1"]
+    result = CliRunner().invoke(call_command, args)
+
+    assert result.exit_code == 1
+    assert "POST /voice/incoming failed" in result.output
