@@ -20,6 +20,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/hotline db upgrade
+	$(BIN)/hotline roster import --if-empty config/roster.yaml
 	$(BIN)/hotline run --host 127.0.0.1 --port 5000
 
 lint: install

@@ -46,14 +46,23 @@ def create_app(settings: Settings | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
-    db.Database(settings.database_url).init_app(app)
+    db.Database(settings.database_url, timeout_s=settings.db_timeout_s).init_app(app)
 
     from calls.views import bp as calls_bp
     from ivr import views as ivr_views
+    from recordings.views import bp as recordings_bp
+    from routing import durable
+    from routing import views as routing_views
+    from routing.cli import roster_cli, spool_cli
 
     app.register_blueprint(health.bp)
+    durable.init_app(app)
     ivr_views.init_app(app)
+    routing_views.init_app(app)
     app.register_blueprint(calls_bp)
+    app.register_blueprint(recordings_bp)
+    app.cli.add_command(roster_cli)
+    app.cli.add_command(spool_cli)
     _register_error_handlers(app)
     app.cli.add_command(db_cli)
     return app

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,3 +27,12 @@ def load_config_file(path: Path, parse: Callable[[Any], T], error: type[ConfigFi
         return parse(raw)
     except ConfigFileError as exc:
         raise error(f"{path}: {exc}") from None
+
+
+def require_mapping(value: Any, where: str, error: type[ConfigFileError]) -> Mapping[str, Any]:
+    """`value` as a mapping, or `error` naming `where` (missing, or the wrong type)."""
+    if value is None:
+        raise error(f"{where}: missing")
+    if not isinstance(value, Mapping):
+        raise error(f"{where}: must be a mapping, got {type(value).__name__}")
+    return value

@@ -57,6 +57,13 @@ class Settings:
     timezone: str = "Asia/Shanghai"
     redis_url: str | None = None
     recordings_dir: Path = Path("instance/recordings")
+    #: Durable local spool: what happened while the database was unreachable, replayed later;
+    #: also holds the last known duty roster.
+    spool_dir: Path = Path("instance/spool")
+    #: Record bridged emergency calls (both sides, from answer).
+    record_bridged_calls: bool = False
+    #: How long a webhook waits for the database before taking the path that works without it.
+    db_timeout_s: int = 3
     twilio_api_base_url: str | None = None
     secret_key: str = dataclasses.field(default=DEV_SECRET_KEY, repr=False)
     #: Where a caller is put through when the hotline itself fails, and the emergency line's
@@ -114,8 +121,16 @@ class Settings:
                 if not raw.isdigit() or int(raw) > 5:
                     raise SettingsError(f"{name}: must be a whole number from 0 to 5, got {raw!r}")
                 values["proxy_hops"] = int(raw)
-            elif field.name in {"recordings_dir", "ivr_file", "classifier_file"}:
+            elif field.name in {"recordings_dir", "spool_dir", "ivr_file", "classifier_file"}:
                 values[field.name] = Path(raw)
+            elif field.name == "record_bridged_calls":
+                if raw.lower() not in {"true", "false", "1", "0", "yes", "no"}:
+                    raise SettingsError(f"{name}: must be true or false, got {raw!r}")
+                values[field.name] = raw.lower() in {"true", "1", "yes"}
+            elif field.name == "db_timeout_s":
+                if not raw.isdigit() or not 1 <= int(raw) <= 10:
+                    raise SettingsError(f"{name}: must be whole seconds from 1 to 10, got {raw!r}")
+                values[field.name] = int(raw)
             else:
                 values[field.name] = raw
         return cls(**values)
@@ -132,6 +147,9 @@ _ENV_NAMES = {
     "timezone": "TIMEZONE",
     "redis_url": "REDIS_URL",
     "recordings_dir": "RECORDINGS_DIR",
+    "spool_dir": "SPOOL_DIR",
+    "record_bridged_calls": "RECORD_BRIDGED_CALLS",
+    "db_timeout_s": "DB_TIMEOUT_S",
     "twilio_api_base_url": "TWILIO_API_BASE_URL",
     "secret_key": "SECRET_KEY",
     "fallback_number": "FALLBACK_NUMBER",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +15,16 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, Engine, create_engine, make_url
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
+
+#: What a database that is down, unreachable or too slow raises.
+UNREACHABLE = (OperationalError, InterfaceError, PoolTimeoutError, DisconnectionError)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -88,8 +97,14 @@ def engine_url(url: str) -> URL:
     return parsed
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with the settings this service relies on (SQLite: WAL, FKs, busy timeout)."""
+def make_engine(
+    url: str, *, timeout_s: int = 5, bound_statements: bool = True, **kwargs: Any
+) -> Engine:
+    """An engine with the settings this service relies on (SQLite: WAL, FKs, busy timeout).
+
+    On PostgreSQL, connecting and (unless `bound_statements` is False, as for migrations) every
+    statement are bounded by `timeout_s`, so a webhook never waits long on a slow database.
+    """
     parsed = engine_url(url)
     if parsed.get_backend_name() == "sqlite":
         if (
@@ -105,7 +120,15 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    kwargs.setdefault("connect_args", {"connect_timeout": 5})
+    if kwargs.get("poolclass") is None:
+        kwargs.setdefault("pool_timeout", timeout_s)
+    connect_args: dict[str, Any] = {"connect_timeout": timeout_s}
+    if bound_statements:
+        existing = parsed.query.get("options", "")
+        existing = " ".join(existing) if isinstance(existing, tuple) else existing
+        parsed = parsed.difference_update_query(["options"])
+        connect_args["options"] = f"{existing} -c statement_timeout={timeout_s * 1000}".strip()
+    kwargs.setdefault("connect_args", connect_args)
     return create_engine(parsed, **kwargs)
 
 
@@ -121,19 +144,37 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 
 
 def insert_if_missing(
-    session: Session, model: type[Base], values: dict[str, Any], *, unique: str
+    session: Session, model: type[Base], values: dict[str, Any], *, unique: str | tuple[str, ...]
 ) -> None:
     """INSERT … ON CONFLICT DO NOTHING on `unique`: safe when duplicates race across processes."""
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    session.execute(insert(model).values(values).on_conflict_do_nothing(index_elements=[unique]))
+    columns = [unique] if isinstance(unique, str) else list(unique)
+    session.execute(insert(model).values(values).on_conflict_do_nothing(index_elements=columns))
 
 
 class Database:
     """The engine and session factory one app uses; tests may rebind `sessions`."""
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
-        self.engine = make_engine(url, **engine_kwargs)
+    #: After the database failed, how long webhooks skip it and take the path without it.
+    BREAKER_SECONDS = 10.0
+
+    def __init__(self, url: str, *, timeout_s: int = 5, **engine_kwargs: Any) -> None:
+        self.engine = make_engine(url, timeout_s=timeout_s, **engine_kwargs)
         self.sessions: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self._down_until = 0.0
+
+    def available(self) -> bool:
+        """False for a while after the database failed (a circuit breaker)."""
+        return time.monotonic() >= self._down_until
+
+    def mark_down(self, exc: BaseException) -> None:
+        """Remember that the database failed, so the next webhooks don't wait on it."""
+        if self.available():
+            log.error("database unreachable (%s): working without it", type(exc).__name__)
+        self._down_until = time.monotonic() + self.BREAKER_SECONDS
+
+    def mark_up(self) -> None:
+        self._down_until = 0.0
 
     def init_app(self, app: Flask) -> None:
         app.extensions["hotline.db"] = self

@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
 import ivr.models  # noqa: F401
+import routing.models  # noqa: F401
 from core.db import Base
 
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from config.files import ConfigFileError, load_config_file
+from config.files import ConfigFileError, load_config_file, require_mapping
 
 #: Where the IVR can hand a caller over; the code behind each lives in its own domain package.
 BRANCHES = ("emergency", "service", "desk")
@@ -256,11 +256,7 @@ def _language(code: str, spec: Mapping[str, Any]) -> Language:
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        raise TreeError(f"{where}: missing")
-    if not isinstance(value, Mapping):
-        raise TreeError(f"{where}: must be a mapping, got {type(value).__name__}")
-    return value
+    return require_mapping(value, where, TreeError)
 
 
 def _str(value: Any, where: str) -> str:

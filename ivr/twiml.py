@@ -10,11 +10,6 @@ from config.settings import Settings
 from ivr.engine import Position
 from ivr.tree import Line, Prompt, Tree
 
-#: Dial status values that mean a person took the call.
-CONNECTED = frozenset({"completed", "answered"})
-#: How long each handover number rings before the next one is tried.
-DIAL_TIMEOUT_S = 20
-
 # Used only when the tree itself can't be loaded or used (see apology()).
 _ZH = ("cmn-CN", "Polly.Zhiyu")
 _EN = ("en-US", "Polly.Joanna")
@@ -40,7 +35,8 @@ def ask(
     inputs = [
         name for name, on in (("dtmf", bool(node.keys)), ("speech", node.classify_speech)) if on
     ]
-    action = settings.public_url(f"/voice/ivr/gather?step={step}")
+    lang = "" if position.language == tree.default_language else f"&lang={position.language}"
+    action = settings.public_url(f"/voice/ivr/gather?step={step}{lang}")
     response = VoiceResponse()
     gather = response.gather(
         input=" ".join(inputs),
@@ -57,46 +53,6 @@ def ask(
     )
     say(gather, tree, (reprompt or node.prompt)[position.language])
     response.redirect(action, method="POST")
-    return response
-
-
-def handover_targets(settings: Settings, branch: str) -> list[str]:
-    """Who a branch rings, in order, until the emergency routing and case intake take over."""
-    desk, fallback = settings.service_desk_number, settings.fallback_number
-    ordered = [fallback, desk] if branch == "emergency" else [desk, fallback]
-    return [n for i, n in enumerate(ordered) if n and n not in ordered[:i]]
-
-
-def handover(tree: Tree, settings: Settings, language: str, branch: str) -> VoiceResponse:
-    """Leave the IVR: tell the caller where they are going and ring the first number."""
-    response = VoiceResponse()
-    say(response, tree, tree.branch_prompts[branch][language])
-    return _dial(response, settings, branch, attempt=0)
-
-
-def after_dial(
-    tree: Tree, settings: Settings, language: str, branch: str, attempt: int, status: str
-) -> VoiceResponse:
-    """After a handover number was rung: done if someone answered, else the next number."""
-    response = VoiceResponse()
-    if status in CONNECTED:
-        response.hangup()
-        return response
-    if attempt + 1 < len(handover_targets(settings, branch)):
-        say(response, tree, tree.branch_prompts["desk"][language])
-        return _dial(response, settings, branch, attempt=attempt + 1)
-    return apology(None)
-
-
-def _dial(
-    response: VoiceResponse, settings: Settings, branch: str, *, attempt: int
-) -> VoiceResponse:
-    targets = handover_targets(settings, branch)
-    if attempt >= len(targets):
-        return apology(None)
-    action = settings.public_url(f"/voice/ivr/dialed?branch={branch}&attempt={attempt}")
-    dial = response.dial(action=action, method="POST", timeout=DIAL_TIMEOUT_S)
-    dial.number(targets[attempt])
     return response
 
 

@@ -1,4 +1,9 @@
-"""The hotline number's voice webhooks: the front door and its handovers."""
+"""The hotline number's voice webhooks: the front door, with a path that needs no database.
+
+With the database up, IVR state lives in `ivr_sessions` (retries, language, what was said).
+When it is down or slow, the same tree runs without state: the webhook is spooled, an
+emergency is still bridged from the cached roster, and anything else goes to a person.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,17 @@ import dataclasses
 import logging
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
 from core import db, webhooks
 from core.phone import mask
 from ivr import engine, service, twiml
-from ivr.classifier import Rules, load_rules
-from ivr.engine import Ask, CallerInput
-from ivr.tree import BRANCHES, Tree, load_tree
+from ivr.classifier import Classification, Kind, Rules, load_rules
+from ivr.engine import Ask, CallerInput, Handover, Position, Step
+from ivr.tree import Tree, load_tree
+from routing import durable
+from routing import views as routing
 
 log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("ivr", __name__, url_prefix="/voice"))
@@ -46,24 +54,54 @@ def config() -> IvrConfig:
     return ivr
 
 
+def _incoming_without_db() -> Response:
+    durable.accept_call_durably()
+    tree = config().tree
+    return webhooks.twiml(
+        twiml.ask(tree, webhooks.settings(), engine.start(tree).position, 0, None)
+    )
+
+
 @bp.post("/incoming")
+@durable.unless_db_down(_incoming_without_db)
 def incoming() -> Response:
     """A call to the hotline number: open its IVR session and ask the one question."""
     report = accept_call_webhook()
     tree, session = config().tree, db.session()
     first = engine.start(tree)
     ivr = service.begin(session, report.call_sid, first.position)
-    if not ivr.last_twiml:
+    response = ivr.last_twiml
+    if not response:
         response = str(twiml.ask(tree, webhooks.settings(), first.position, 0, None))
         service.set_call_language(session, report.call_sid, first.position.language)
         if not service.save_first_response(session, ivr, response):
-            ivr = service.get(session, report.call_sid) or ivr
+            response = (service.get(session, report.call_sid) or ivr).last_twiml
     session.commit()
     # A retried or repeated incoming webhook gets the call's newest answer, not a restart.
-    return webhooks.twiml(ivr.last_twiml or response)
+    return webhooks.twiml(response)
+
+
+def _gather_without_db() -> Response:
+    issued_at = _query_int("step", MAX_STEP)
+    report = durable.accept_call_durably()
+    tree, rules = config().tree, config().rules
+    language = request.args.get("lang", tree.default_language)
+    if language not in tree.languages:
+        language = tree.default_language
+    here = Position(tree.start, language)
+    step = engine.next_step(tree, rules, here, _heard())
+    if isinstance(step.action, Ask) and step.position.language != language:
+        answer = twiml.ask(tree, webhooks.settings(), step.position, issued_at + 1, None)
+        return webhooks.twiml(answer)
+    if not isinstance(step.action, Handover):
+        # Without state there is no counting retries: hand the caller to a person at once.
+        step = Step(here, Handover("desk"), f"{step.reason} (database down)")
+    assert isinstance(step.action, Handover)  # noqa: S101 (narrowing; set just above)
+    return webhooks.twiml(_handover(report.call_sid, report.from_raw, step, step.action))
 
 
 @bp.post("/ivr/gather")
+@durable.unless_db_down(_gather_without_db)
 def gather() -> Response:
     """What the caller pressed or said (or silence): decide, remember, answer."""
     issued_at = _query_int("step", MAX_STEP)
@@ -78,49 +116,47 @@ def gather() -> Response:
         session.commit()
         return webhooks.twiml(ivr.last_twiml)
 
-    params = webhooks.params()
-    heard = CallerInput.from_params(
-        params.get("Digits"), params.get("SpeechResult"), params.get("Confidence")
-    )
+    heard = _heard()
     step = engine.next_step(tree, rules, service.position(ivr), heard)
     if isinstance(step.action, Ask):
         answer = twiml.ask(tree, settings, step.position, ivr.step + 1, step.action.reprompt)
     else:
-        answer = twiml.handover(tree, settings, step.position.language, step.action.branch)
-        log.info(
-            "call %s from %s → %s (%s)",
-            report.call_sid,
-            mask(report.from_raw),
-            step.action.branch,
-            step.reason,
-        )
+        answer = _handover(report.call_sid, report.from_raw, step, step.action)
     response = str(answer)
     if not service.advance(
         session, ivr, expected_step=ivr.step, heard=heard, step=step, twiml=response
     ):
         # Another delivery of this webhook got there first: answer what it answered.
-        ivr = service.get(session, report.call_sid) or ivr
-        response = ivr.last_twiml
+        response = (service.get(session, report.call_sid) or ivr).last_twiml
     session.commit()
     return webhooks.twiml(response)
 
 
-@bp.post("/ivr/dialed")
-def dialed() -> Response:
-    """A handover number was rung: finish if answered, else ring the next one."""
-    branch = request.args.get("branch", "")
-    if branch not in BRANCHES:
-        abort(400, description=f"branch: must be one of {', '.join(BRANCHES)}")
-    attempt = _query_int("attempt", 10)
-    report = accept_call_webhook()
-    tree = config().tree
-    ivr = service.get(db.session(), report.call_sid)
-    language = ivr.language if ivr and ivr.language in tree.languages else tree.default_language
-    db.session().commit()
-    status = webhooks.params().get("DialCallStatus", "")
-    return webhooks.twiml(
-        twiml.after_dial(tree, webhooks.settings(), language, branch, attempt, status)
+def _heard() -> CallerInput:
+    params = webhooks.params()
+    return CallerInput.from_params(
+        params.get("Digits"), params.get("SpeechResult"), params.get("Confidence")
     )
+
+
+def _handover(call_sid: str, caller: str, step: Step, handover: Handover) -> VoiceResponse:
+    """Leave the IVR: say where the caller is going, then bridge them to people on duty."""
+    tree = config().tree
+    branch, language = handover.branch, step.position.language
+    route = _route(branch, step.classification)
+    log.info("call %s from %s → %s on %s (%s)", call_sid, mask(caller), branch, route, step.reason)
+    response = VoiceResponse()
+    twiml.say(response, tree, tree.branch_prompts[branch][language])
+    return routing.start(response, call_sid, route, language)
+
+
+def _route(branch: str, verdict: Classification | None) -> str:
+    """Which route of the routing table a branch rings (service requests: the desk, for now)."""
+    if branch != "emergency":
+        return "desk"
+    if verdict is not None and verdict.kind is Kind.EMERGENCY:
+        return verdict.category
+    return config().rules.default_emergency
 
 
 def _query_int(name: str, maximum: int) -> int:

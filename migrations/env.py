@@ -32,7 +32,7 @@ def run_migrations() -> None:
     url = config.attributes.get("url")
     if not url:
         raise RuntimeError("no database: use `hotline db upgrade` (it reads DATABASE_URL)")
-    engine = make_engine(url, poolclass=NullPool)
+    engine = make_engine(url, bound_statements=False, poolclass=NullPool)
     try:
         with engine.connect() as conn:
             _run(conn)

@@ -36,6 +36,7 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "twilio_auth_token": TEST_AUTH_TOKEN,
         "public_base_url": PUBLIC_BASE_URL,
         "recordings_dir": tmp_path / "recordings",
+        "spool_dir": tmp_path / "spool",
         "fallback_number": "+8613900139000",
     }
     values.update(overrides)

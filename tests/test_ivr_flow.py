@@ -259,39 +259,12 @@ def test_a_call_whose_state_was_lost_starts_over_safely(
 
 
 @pytest.mark.parametrize(
-    ("attempt", "status", "expect"),
-    [
-        ("0", "completed", "hangup"),
-        ("0", "answered", "hangup"),
-        ("0", "no-answer", "next"),
-        ("0", "busy", "next"),
-        ("1", "no-answer", "apology"),
-        ("0", "", "next"),
-    ],
-)
-def test_after_a_handover_dial(
-    twilio: TwilioSigner, settings: Settings, attempt: str, status: str, expect: str
-) -> None:
-    params = call_params(settings, CallStatus="in-progress", DialCallStatus=status)
-    root = twiml(twilio.post(f"/voice/ivr/dialed?branch=emergency&attempt={attempt}", params))
-    if expect == "hangup":
-        assert [el.tag for el in root] == ["Hangup"]
-    elif expect == "next":
-        assert dialed_numbers(root) == [settings.service_desk_number]
-    else:
-        assert root.find("Dial") is None
-        assert any("all lines are busy" in text for _, text in said(root))
-
-
-@pytest.mark.parametrize(
     "path",
     [
         "/voice/ivr/gather",
         "/voice/ivr/gather?step=-1",
         "/voice/ivr/gather?step=abc",
         "/voice/ivr/gather?step=99999999999",
-        "/voice/ivr/dialed?branch=pizza&attempt=0",
-        "/voice/ivr/dialed?branch=desk&attempt=x",
     ],
 )
 def test_malformed_ivr_urls_are_refused(

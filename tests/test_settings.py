@@ -49,12 +49,16 @@ def test_values_are_read_and_typed() -> None:
             "RECORDINGS_DIR": "/var/lib/hotline/recordings",
             "TWILIO_API_BASE_URL": "http://127.0.0.1:4010",
             "PROXY_HOPS": "1",
+            "RECORD_BRIDGED_CALLS": "true",
+            "DB_TIMEOUT_S": "2",
             "PUBLIC_BASE_URL": "https://hotline.example.org/",
             "DATABASE_URL": "  ",  # blank means default
         }
     )
     assert s.recordings_dir == Path("/var/lib/hotline/recordings")
     assert s.proxy_hops == 1
+    assert s.record_bridged_calls is True
+    assert s.db_timeout_s == 2
     assert s.public_url("/voice/incoming") == "https://hotline.example.org/voice/incoming"
     assert s.database_url.startswith("sqlite:///")
 
@@ -84,6 +88,8 @@ def test_values_are_read_and_typed() -> None:
         ("SERVICE_DESK_NUMBER", "desk"),
         ("IVR_FILE", "/nonexistent/ivr.yaml"),
         ("CLASSIFIER_FILE", "/nonexistent/classifier.yaml"),
+        ("RECORD_BRIDGED_CALLS", "maybe"),
+        ("DB_TIMEOUT_S", "60"),
     ],
 )
 def test_invalid_value_fails_naming_the_variable(variable: str, value: str) -> None:

@@ -1,0 +1,28 @@
+"""Twilio's recordingStatusCallback: logged now, so no recording is lost before it is fetched.
+
+(Downloading, storing and serving the media is the recordings issue's job.)
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, abort
+
+from core import webhooks
+from routing import durable
+
+bp = webhooks.protect(Blueprint("recordings", __name__, url_prefix="/voice"))
+RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
+
+
+@bp.post("/recording-status")
+def recording_status() -> Response:
+    """A recording is ready (or failed): append it to the call's log."""
+    params = webhooks.params()
+    if not params.get("CallSid", "").startswith("CA") or len(params.get("CallSid", "")) != 34:
+        abort(400, description="CallSid: expected 'CA' followed by 32 hex digits")
+    if not RECORDING_SID.match(params.get("RecordingSid", "")):
+        abort(400, description="RecordingSid: expected 'RE' followed by 32 hex digits")
+    durable.persist("event", durable.webhook_record(call=False))
+    return Response(status=204)

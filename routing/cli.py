@@ -1,0 +1,157 @@
+"""`hotline roster …` and `hotline spool …`: the duty roster and the outage spool for operators."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+import yaml
+from flask import current_app
+
+from core import db
+from core.webhooks import settings
+from routing import durable, store
+from routing.roster import (
+    ROUTE_KEYS,
+    Roster,
+    RosterError,
+    coverage_gaps,
+    load_roster,
+    on_duty,
+    roster_to_dict,
+)
+
+
+@click.group("roster", help="Teams, officers, shifts and the routing table.")
+def roster_cli() -> None:
+    pass
+
+
+@roster_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--if-empty", is_flag=True, help="Only if no roster was imported before.")
+def import_roster(file: Path, if_empty: bool) -> None:
+    """Replace the roster with FILE (YAML, see config/roster.yaml); nothing changes if invalid."""
+    try:
+        roster = load_roster(file, settings().default_region)
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if roster.timezone != settings().timezone:
+        raise click.ClickException(
+            f"{file}: timezone: {roster.timezone!r} differs from TIMEZONE={settings().timezone!r}"
+        )
+    session = db.session()
+    if if_empty and store.roster_version(session) is not None:
+        click.echo("a roster is already in the database; left as it is")
+        return
+    version = store.save_roster(session, roster)
+    session.commit()
+    current_app.extensions["hotline.roster"].invalidate()
+    click.echo(
+        f"imported roster version {version}: {len(roster.teams)} teams, "
+        f"{len(roster.officers)} officers, {len(roster.shifts)} shifts"
+    )
+
+
+@roster_cli.command("export")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def export_roster(output: Path | None) -> None:
+    """Write the roster in the import format (to stdout, or --output FILE)."""
+    roster = store.load_roster(db.session())
+    if roster is None:
+        raise click.ClickException("no roster imported yet (hotline roster import FILE)")
+    text = yaml.safe_dump(roster_to_dict(roster), allow_unicode=True, sort_keys=False)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}")
+
+
+@roster_cli.command("now")
+@click.option("--team", default=None, help="Only this team (its code).")
+@click.option("--at", "at_text", default=None, help="Local time, e.g. '2026-12-31 23:30'.")
+def now(team: str | None, at_text: str | None) -> None:
+    """Who is on duty now (or --at a local time), per team."""
+    roster = _roster()
+    tz = ZoneInfo(roster.timezone)
+    at = _local_time(at_text, tz)
+    if team is not None and team not in roster.teams:
+        raise click.ClickException(f"unknown team {team!r} (teams: {', '.join(roster.teams)})")
+    click.echo(f"on duty at {at:%Y-%m-%d %H:%M %Z}:")
+    for code, t in roster.teams.items():
+        if team is not None and code != team:
+            continue
+        people = on_duty(roster, code, at)
+        names = ", ".join(f"{o.name} ({o.code}, {o.phone})" for o in people) or "NOBODY"
+        click.echo(f"  {t.name_zh} / {t.name_en} [{code}]: {names}")
+
+
+@roster_cli.command("check")
+@click.option("--days", default=14, show_default=True, help="How far ahead to look.")
+def check(days: int) -> None:
+    """Report moments when an emergency route (or the desk) has nobody on duty; exit 1 if any."""
+    roster = _roster()
+    tz = ZoneInfo(roster.timezone)
+    start = dt.datetime.now(tz).replace(second=0, microsecond=0)
+    gaps = coverage_gaps(roster, start, start + dt.timedelta(days=days))
+    if not gaps:
+        click.echo(f"every route ({', '.join(ROUTE_KEYS)}) is covered for the next {days} days")
+        return
+    for gap in gaps:
+        click.echo(f"GAP {gap.route}: {gap.start:%Y-%m-%d %H:%M} – {gap.end:%Y-%m-%d %H:%M %Z}")
+    sys.exit(1)
+
+
+@roster_cli.command("available")
+@click.argument("officer")
+@click.option("--no", "unavailable", is_flag=True, help="Mark the officer unavailable instead.")
+def available(officer: str, unavailable: bool) -> None:
+    """Mark OFFICER (by code) available again, or --no for unavailable (sick, on leave)."""
+    session = db.session()
+    if not store.set_available(session, officer, not unavailable):
+        raise click.ClickException(f"unknown officer {officer!r}")
+    session.commit()
+    current_app.extensions["hotline.roster"].invalidate()
+    click.echo(f"{officer} is {'unavailable' if unavailable else 'available'}")
+
+
+def _roster() -> Roster:
+    roster: Roster | None = current_app.extensions["hotline.roster"].get()
+    if roster is None:
+        raise click.ClickException("no roster imported yet (hotline roster import FILE)")
+    return roster
+
+
+def _local_time(text: str | None, tz: ZoneInfo) -> dt.datetime:
+    if text is None:
+        return dt.datetime.now(tz)
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a time like '2026-12-31 23:30'") from None
+    return parsed.replace(tzinfo=tz) if parsed.tzinfo is None else parsed
+
+
+@click.group("spool", help="What was written to disk while the database was down.")
+def spool_cli() -> None:
+    pass
+
+
+@spool_cli.command("status")
+def spool_status() -> None:
+    """List spool files waiting for replay."""
+    files = durable.spool().pending()
+    click.echo(f"{len(files)} spool file(s) pending in {durable.spool().directory}")
+    for path in files:
+        click.echo(f"  {path.name}: {sum(1 for _ in path.open(encoding='utf-8'))} records")
+
+
+@spool_cli.command("replay")
+def spool_replay() -> None:
+    """Write everything spooled into the database now."""
+    count = durable.spool().replay(db.database().sessions, durable.HANDLERS)
+    click.echo(f"replayed {count} records")

@@ -1,0 +1,149 @@
+"""Writes that must not be lost when the database is down: done now, or spooled and replayed.
+
+Every record kind has one idempotent handler, used both for the immediate write and for the
+replay, so the database ends up the same whichever path a record took.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Flask, Response, current_app, request
+from werkzeug.datastructures import MultiDict
+
+from calls.service import CallReport, log_event, params_document, record_call
+from core import db, webhooks
+from core.db import UNREACHABLE, utcnow
+from core.spool import Handler, Spool
+from routing import store
+
+log = logging.getLogger(__name__)
+View = TypeVar("View", bound=Callable[..., Response])
+
+
+def _replay_call(session: Any, record: dict[str, Any]) -> None:
+    params: MultiDict[str, str] = MultiDict(
+        [(k, x) for k, v in record["params"].items() for x in (v if isinstance(v, list) else [v])]
+    )
+    report = CallReport.from_params(params, account_sid=record["account_sid"])
+    at = store.parse_time(record["at"])
+    record_call(session, report, region=record["region"], now=at)
+    _replay_event(session, record)
+
+
+def _replay_event(session: Any, record: dict[str, Any]) -> None:
+    params: MultiDict[str, str] = MultiDict(
+        [(k, x) for k, v in record["params"].items() for x in (v if isinstance(v, list) else [v])]
+    )
+    log_event(
+        session,
+        call_sid=record["call_sid"],
+        route=record["route"],
+        params=params,
+        idempotency_token=record.get("token"),
+        now=store.parse_time(record["at"]),
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "call": _replay_call,
+    "event": _replay_event,
+    "dial": store.log_dial,
+    "accept": store.log_accept,
+    "dial_result": store.log_dial_result,
+    "alert": store.raise_alert,
+}
+
+
+def init_app(app: Flask) -> None:
+    """Attach the spool and replay it after requests while anything is pending."""
+    settings = app.extensions["hotline.settings"]
+    app.extensions["hotline.spool"] = Spool(settings.spool_dir)
+
+    @app.after_request
+    def _replay_later(response: Response) -> Response:
+        database = db.database()
+        if database.available():
+            spooled, sessions = spool(), database.sessions
+            response.call_on_close(lambda: spooled.replay_soon(sessions, HANDLERS))
+        return response
+
+
+def spool() -> Spool:
+    s: Spool = current_app.extensions["hotline.spool"]
+    return s
+
+
+def persist(kind: str, record: dict[str, Any]) -> bool:
+    """Write `record` to the database now, or to the spool; returns whether the database took it."""
+    database = db.database()
+    if database.available():
+        session = db.session()
+        try:
+            HANDLERS[kind](session, record)
+            session.commit()
+            return True
+        except UNREACHABLE as exc:
+            database.mark_down(exc)
+            _rollback_quietly()
+    spool().write(kind, record)
+    return False
+
+
+def webhook_record(*, call: bool) -> dict[str, Any]:
+    """The current webhook as a record for `persist("call" | "event", …)`."""
+    settings = webhooks.settings()
+    params = webhooks.params()
+    record: dict[str, Any] = {
+        "call_sid": params.get("CallSid", "")[:34],
+        "route": request.path,
+        "params": params_document(params),
+        "token": webhooks.idempotency_token(),
+        "at": utcnow().isoformat(),
+    }
+    if call:
+        record.update(account_sid=settings.twilio_account_sid, region=settings.default_region)
+    return record
+
+
+def accept_call_durably() -> CallReport:
+    """Validate the call webhook (400 on bad input) and record it now or in the spool."""
+    report = CallReport.from_params(
+        webhooks.params(), account_sid=webhooks.settings().twilio_account_sid
+    )
+    persist("call", webhook_record(call=True))
+    return report
+
+
+def _rollback_quietly() -> None:
+    try:
+        db.session().rollback()
+    except UNREACHABLE:
+        log.debug("rollback on an unreachable database failed", exc_info=True)
+
+
+def unless_db_down(fallback: Callable[..., Response]) -> Callable[[View], View]:
+    """Run the view; if the database is down (now, or recently), answer with `fallback` instead.
+
+    Only an unreachable or too slow database switches paths: bad input still gets its 400,
+    and a bug still reaches the error handler.
+    """
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            database = db.database()
+            if database.available():
+                try:
+                    return view(*args, **kwargs)
+                except UNREACHABLE as exc:
+                    database.mark_down(exc)
+                    _rollback_quietly()
+            return fallback(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

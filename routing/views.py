@@ -1,0 +1,216 @@
+"""Webhooks of a bridge: the Dial action, the officer's screening whisper, the caller's message.
+
+None of them needs the database to answer: the plan comes from the roster cache and the URL,
+and every write goes through `durable.persist` (the database, or the spool when it is down).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from flask import Blueprint, Flask, Response, abort, current_app, request
+from sqlalchemy import select
+from twilio.twiml.voice_response import VoiceResponse
+
+from core import db, webhooks
+from core.db import UNREACHABLE
+from routing import bridge, durable
+from routing.bridge import DESK, Bridge
+from routing.cache import RosterCache
+from routing.models import BridgeAttempt
+from routing.roster import ROUTE_KEYS, DialStep, plan
+
+bp = webhooks.protect(Blueprint("routing", __name__, url_prefix="/voice"))
+
+#: A bridge's webhooks arrive within minutes of its start; older (or future) ones are forged.
+MAX_BRIDGE_AGE_S = 6 * 3600
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["hotline.settings"]
+    app.extensions["hotline.roster"] = RosterCache(
+        db.database(app), settings.spool_dir / "roster-snapshot.yaml", settings.default_region
+    )
+    app.register_blueprint(bp)
+
+
+def roster_cache() -> RosterCache:
+    cache: RosterCache = current_app.extensions["hotline.roster"]
+    return cache
+
+
+def steps_for(b: Bridge) -> tuple[DialStep, ...]:
+    """The bridge's plan, recomputed from the roster as it stood when the bridge started."""
+    settings = webhooks.settings()
+    last_resort = settings.service_desk_number if b.route == DESK else settings.fallback_number
+    roster = roster_cache().get()
+    at = dt.datetime.fromtimestamp(b.at, dt.UTC)
+    if roster is None:  # no roster anywhere: only the last resort is left
+        return (DialStep(tier=-1, numbers=((last_resort or "", "last-resort"),), ring_seconds=30),)
+    return plan(roster, b.route, at, last_resort)
+
+
+def start(response: VoiceResponse, call_sid: str, route: str, language: str) -> VoiceResponse:
+    """Begin bridging the caller on `route` (an emergency category, or the desk)."""
+    b = Bridge(
+        route=route if route in ROUTE_KEYS else "police", at=int(time.time()), language=language
+    )
+    steps = steps_for(b)
+    _log_dial(call_sid, b, steps, 0)
+    return bridge.dial(response, webhooks.settings(), b, steps, 0)
+
+
+@bp.post("/route/dialed")
+def dialed() -> Response:
+    """A <Dial> step ended: done if a person took the call, else the next step."""
+    b, index = _bridge_from_query(), _int_arg("step", 100)
+    report = durable.accept_call_durably()
+    params = webhooks.params()
+    steps = steps_for(b)
+    status = params.get("DialCallStatus", "").strip().lower()
+    connected = bridge.was_connected(
+        status, params.get("DialBridged"), _accepted(report.call_sid, index)
+    )
+    durable.persist(
+        "dial_result",
+        {
+            "call_sid": report.call_sid,
+            "step": index,
+            "outcome": "connected" if connected else (status or "failed")[:16],
+            "dial_call_sid": params.get("DialCallSid", "")[:34] or None,
+            "duration_s": _seconds(params.get("DialCallDuration")),
+            "at": db.utcnow().isoformat(),
+        },
+    )
+    if not connected:
+        if index + 1 < len(steps):
+            _log_dial(report.call_sid, b, steps, index + 1)
+        else:
+            durable.persist(
+                "alert",
+                {
+                    "call_sid": report.call_sid,
+                    "priority": 1 if b.route == DESK else 0,
+                    "kind": "unanswered",
+                    "message": f"{b.route}: nobody took the call after {len(steps)} dial steps",
+                    "at": db.utcnow().isoformat(),
+                },
+            )
+    if index >= len(steps):  # the roster changed under a running bridge
+        return webhooks.twiml(bridge.leave_message(webhooks.settings(), b))
+    return webhooks.twiml(
+        bridge.after_dial(webhooks.settings(), b, steps, index, connected=connected)
+    )
+
+
+@bp.post("/route/screen")
+def screen() -> Response:
+    """The officer answered: tell them what the call is and ask for a key."""
+    b, index = _bridge_from_query(), _int_arg("step", 100)
+    officer = request.args.get("officer", "")[:64]
+    durable.accept_call_durably()
+    rules = current_app.extensions["hotline.ivr"].rules
+    what = rules.name(b.route, "zh")
+    return webhooks.twiml(bridge.screen(webhooks.settings(), b, index, officer, what))
+
+
+@bp.post("/route/accept")
+def accept() -> Response:
+    """The officer pressed a key (bridge now) or didn't (hang up: a voicemail box can't)."""
+    _bridge_from_query()
+    index = _int_arg("step", 100)
+    durable.accept_call_durably()
+    params = webhooks.params()
+    pressed = bool(params.get("Digits", "").strip())
+    parent = params.get("ParentCallSid", "")[:34]
+    if pressed and parent:
+        durable.persist(
+            "accept",
+            {
+                "call_sid": parent,
+                "step": index,
+                "phone": params.get("To", "")[:16],
+                "officer": request.args.get("officer", "")[:64] or None,
+                "at": db.utcnow().isoformat(),
+            },
+        )
+    return webhooks.twiml(bridge.accepted(pressed))
+
+
+@bp.post("/route/message")
+def message() -> Response:
+    """The caller left a message after every number failed: the highest-priority alert."""
+    b = _bridge_from_query()
+    report = durable.accept_call_durably()
+    params = webhooks.params()
+    recording = params.get("RecordingUrl", "")[:500] or None
+    durable.persist(
+        "alert",
+        {
+            "call_sid": report.call_sid,
+            "priority": 0,
+            "kind": "caller_message",
+            "message": f"{b.route}: caller left a message after nobody answered",
+            "recording_url": recording,
+            "at": db.utcnow().isoformat(),
+        },
+    )
+    return webhooks.twiml(bridge.message_taken(b))
+
+
+def _log_dial(call_sid: str, b: Bridge, steps: tuple[DialStep, ...], index: int) -> None:
+    step = steps[index]
+    durable.persist(
+        "dial",
+        {
+            "call_sid": call_sid,
+            "route": b.route,
+            "step": index,
+            "tier": step.tier,
+            "numbers": [{"phone": phone, "officer": code} for phone, code in step.numbers],
+            "at": db.utcnow().isoformat(),
+        },
+    )
+
+
+def _accepted(call_sid: str, step: int) -> bool:
+    """Did an officer press a key on this step (when Twilio doesn't say DialBridged)?"""
+    database = db.database()
+    if not database.available():
+        return False
+    try:
+        return (
+            db.session().scalar(
+                select(BridgeAttempt.accepted_at).where(
+                    BridgeAttempt.call_sid == call_sid, BridgeAttempt.step == step
+                )
+            )
+            is not None
+        )
+    except UNREACHABLE as exc:
+        database.mark_down(exc)
+        return False
+
+
+def _bridge_from_query() -> Bridge:
+    route = request.args.get("route", "")
+    if route not in ROUTE_KEYS:
+        abort(400, description=f"route: must be one of {', '.join(ROUTE_KEYS)}")
+    at = _int_arg("at", 2**40)
+    if abs(time.time() - at) > MAX_BRIDGE_AGE_S:
+        abort(400, description="at: not a recent bridge")
+    language = request.args.get("lang", "zh")
+    return Bridge(route=route, at=at, language="en" if language == "en" else "zh")
+
+
+def _int_arg(name: str, maximum: int) -> int:
+    raw = request.args.get(name, "")
+    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+        abort(400, description=f"{name}: must be a whole number from 0 to {maximum}")
+    return int(raw)
+
+
+def _seconds(raw: str | None) -> int | None:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None

@@ -1,0 +1,414 @@
+"""Whole emergency calls through the bridge: ringing, screening, tiers, last resort, outage."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from calls.models import Call, CallEvent
+from calls.service import get_call
+from config.settings import Settings
+from core.db import database, make_engine
+from routing import durable, store
+from routing.models import Alert
+from routing.roster import parse_roster
+from tests.support import TwilioSigner, call_params, gather_of, new_call_sid, path_of, said, twiml
+
+POLICE = ["+8613805991001", "+8613805991002", "+8613805991003"]
+FIRE = ["+8613805992001", "+8613805992002"]
+DESK = ["+8613805996001", "+8613805996002"]
+
+ROSTER = {
+    "timezone": "Asia/Shanghai",
+    "teams": [
+        {"code": "police_command", "name": {"zh": "公安110指挥中心", "en": "Police"}},
+        {"code": "fire_brigade", "name": {"zh": "消防救援大队", "en": "Fire"}},
+        {"code": "service_desk", "name": {"zh": "服务台", "en": "Desk"}},
+    ],
+    "officers": [
+        *(
+            {"code": f"P{i}", "name": f"民警{i}", "team": "police_command", "phone": n}
+            for i, n in enumerate(POLICE, 1)
+        ),
+        *(
+            {"code": f"F{i}", "name": f"消防员{i}", "team": "fire_brigade", "phone": n}
+            for i, n in enumerate(FIRE, 1)
+        ),
+        *(
+            {"code": f"D{i}", "name": f"坐席{i}", "team": "service_desk", "phone": n}
+            for i, n in enumerate(DESK, 1)
+        ),
+    ],
+    "shifts": [
+        {
+            "officers": ["P1", "P2", "P3", "F1", "F2", "D1", "D2"],
+            "days": "daily",
+            "start": "00:00",
+            "end": "00:00",
+        },
+    ],
+    "routing": {
+        "police": [{"team": "police_command", "strategy": "all", "ring_seconds": 20}],
+        "fire": [
+            {"team": "fire_brigade", "strategy": "all", "ring_seconds": 20},
+            {"team": "police_command", "strategy": "all", "ring_seconds": 15},
+        ],
+        "medical": [{"team": "police_command", "strategy": "all", "ring_seconds": 20}],
+        "traffic": [{"team": "police_command", "strategy": "all", "ring_seconds": 20}],
+        "disaster": [{"team": "police_command", "strategy": "all", "ring_seconds": 20}],
+        "desk": [{"team": "service_desk", "strategy": "sequential", "ring_seconds": 15}],
+    },
+}
+
+
+@pytest.fixture
+def roster(app: Flask, db_session: Session, settings: Settings) -> None:
+    """Everyone on duty around the clock; stored as an import would."""
+    store.save_roster(db_session, parse_roster(ROSTER, settings.default_region))
+    db_session.commit()
+
+
+def dial(root: ET.Element) -> ET.Element:
+    found = root.find("Dial")
+    assert found is not None, ET.tostring(root, encoding="unicode")
+    return found
+
+
+def rung(root: ET.Element) -> list[str]:
+    return [(n.text or "").strip() for n in dial(root).iter("Number")]
+
+
+def query(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+class Call_:
+    """A caller who dialled in and chose a branch; posts what Twilio posts afterwards."""
+
+    def __init__(self, twilio: TwilioSigner, settings: Settings) -> None:
+        self.twilio, self.settings = twilio, settings
+        self.params = call_params(settings)
+        self.root = twiml(twilio.post("/voice/incoming", self.params))
+
+    @property
+    def sid(self) -> str:
+        return self.params["CallSid"]
+
+    def respond(self, **extra: str) -> ET.Element:
+        action = gather_of(self.root).get("action") or ""
+        self.root = twiml(self.twilio.post(path_of(action), {**self.params, **extra}))
+        return self.root
+
+    def dial_ends(self, status: str, **extra: str) -> ET.Element:
+        action = dial(self.root).get("action") or ""
+        params = {**self.params, "CallStatus": "in-progress", "DialCallStatus": status, **extra}
+        self.root = twiml(self.twilio.post(path_of(action), params))
+        return self.root
+
+    def officer_answers(self, number: str, digits: str | None) -> ET.Element:
+        """The officer at `number` picks up, hears the whisper, and presses `digits` (or not)."""
+        (element,) = [n for n in dial(self.root).iter("Number") if (n.text or "").strip() == number]
+        leg = call_params(
+            self.settings,
+            CallSid=new_call_sid(),
+            ParentCallSid=self.sid,
+            Direction="outbound-dial",
+            From=self.settings.hotline_number,
+            To=number,
+            CallStatus="in-progress",
+        )
+        whisper = twiml(self.twilio.post(path_of(element.get("url") or ""), leg))
+        gather = gather_of(whisper)
+        answer = {**leg, "Digits": digits} if digits else leg
+        return twiml(self.twilio.post(path_of(gather.get("action") or ""), answer))
+
+
+@pytest.fixture
+def caller(twilio: TwilioSigner, settings: Settings) -> Call_:
+    return Call_(twilio, settings)
+
+
+@pytest.mark.usefixtures("roster")
+def test_key_1_rings_every_on_duty_officer_of_the_first_tier_at_once(
+    caller: Call_, settings: Settings, db_session: Session
+) -> None:
+    root = caller.respond(Digits="1")
+    assert said(root)[0] == ("cmn-CN", "正在为您接通值班民警，请不要挂机。")
+    assert rung(root) == POLICE
+    d = dial(root)
+    assert d.get("timeout") == "20"
+    assert d.get("ringTone") == "cn"
+    assert d.get("record") is None, "not recorded unless RECORD_BRIDGED_CALLS"
+    assert query(d.get("action") or "")["step"] == "0"
+    assert all("/voice/route/screen" in (n.get("url") or "") for n in d.iter("Number"))
+    (attempt,) = store.attempts(db_session, caller.sid)
+    assert (attempt.route, attempt.step, attempt.tier, attempt.outcome) == (
+        "police",
+        0,
+        0,
+        "ringing",
+    )
+    assert [n["phone"] for n in attempt.numbers] == POLICE
+
+
+@pytest.mark.usefixtures("roster")
+def test_the_officer_hears_the_category_and_must_press_a_key(
+    caller: Call_, db_session: Session
+) -> None:
+    caller.respond(SpeechResult="我家着火了 快来", Confidence="0.9")
+    assert rung(caller.root) == FIRE
+    (element,) = [n for n in dial(caller.root).iter("Number") if n.text == FIRE[0]]
+    leg = call_params(
+        caller.settings,
+        CallSid=new_call_sid(),
+        ParentCallSid=caller.sid,
+        Direction="outbound-dial",
+        To=FIRE[0],
+        CallStatus="in-progress",
+    )
+    whisper = twiml(caller.twilio.post(path_of(element.get("url") or ""), leg))
+    gather = gather_of(whisper)
+    assert gather.get("numDigits") == "1"
+    assert said(gather) == [("cmn-CN", "民生110紧急来电，类别：火警，按任意键接听。")]
+    assert [el.tag for el in whisper] == ["Gather", "Hangup"], "no key, no bridge"
+
+    accepted = twiml(
+        caller.twilio.post(path_of(gather.get("action") or ""), {**leg, "Digits": "5"})
+    )
+    assert accepted.find("Hangup") is None
+    (attempt,) = store.attempts(db_session, caller.sid)
+    assert (attempt.answered_by, attempt.answered_phone) == ("F1", FIRE[0])
+    assert attempt.accepted_at is not None
+
+
+@pytest.mark.usefixtures("roster")
+def test_an_answered_call_ends_when_the_conversation_does(
+    caller: Call_, db_session: Session
+) -> None:
+    caller.respond(Digits="1")
+    caller.officer_answers(POLICE[1], "1")
+    root = caller.dial_ends("completed", DialBridged="true", DialCallDuration="95")
+    assert [el.tag for el in root] == ["Hangup"]
+    (attempt,) = store.attempts(db_session, caller.sid)
+    assert (attempt.outcome, attempt.duration_s, attempt.answered_by) == ("connected", 95, "P2")
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_tier_that_times_out_rings_the_next_tier(caller: Call_, db_session: Session) -> None:
+    caller.respond(SpeechResult="楼下着火了", Confidence="0.9")
+    root = caller.dial_ends("no-answer")
+    assert rung(root) == POLICE, "fire's second tier is police command"
+    assert any("转接其他值班人员" in text for _, text in said(root))
+    outcomes = [(a.step, a.tier, a.outcome) for a in store.attempts(db_session, caller.sid)]
+    assert outcomes == [(0, 0, "no-answer"), (1, 1, "ringing")]
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_busy_desk_officer_rings_the_next_one_in_order(caller: Call_) -> None:
+    caller.respond(Digits="0")
+    assert rung(caller.root) == [DESK[0]], "the desk rings one at a time"
+    assert rung(caller.dial_ends("busy")) == [DESK[1]]
+
+
+@pytest.mark.usefixtures("roster")
+@pytest.mark.parametrize("bridged", ["false", None])
+def test_a_voicemail_that_answers_does_not_count_as_an_officer(
+    caller: Call_, settings: Settings, bridged: str | None
+) -> None:
+    caller.respond(Digits="1")
+    hung_up = caller.officer_answers(POLICE[0], None)  # voicemail: no key pressed
+    assert [el.tag for el in hung_up] == ["Hangup"]
+    extra = {"DialBridged": bridged} if bridged else {}
+    root = caller.dial_ends("completed", DialCallDuration="4", **extra)
+    assert rung(root) == [settings.fallback_number], "on to the last resort, not 'done'"
+
+
+@pytest.mark.usefixtures("roster")
+def test_without_dial_bridged_our_own_record_of_the_key_press_decides(caller: Call_) -> None:
+    caller.respond(Digits="1")
+    caller.officer_answers(POLICE[2], "1")
+    root = caller.dial_ends("completed", DialCallDuration="40")
+    assert [el.tag for el in root] == ["Hangup"]
+
+
+@pytest.mark.usefixtures("roster")
+def test_when_everyone_fails_the_caller_leaves_a_message_and_an_alert_is_raised(
+    caller: Call_, settings: Settings, db_session: Session
+) -> None:
+    caller.respond(Digits="1")
+    last = caller.dial_ends("no-answer")
+    assert rung(last) == [settings.fallback_number]
+    root = caller.dial_ends("failed")
+    record = root.find("Record")
+    assert record is not None
+    assert record.get("finishOnKey") == "#"
+    assert any("提示音后" in text for _, text in said(root))
+    alerts = db_session.scalars(select(Alert).where(Alert.call_sid == caller.sid)).all()
+    assert [(a.kind, a.priority) for a in alerts] == [("unanswered", 0)]
+
+    params = {
+        **caller.params,
+        "RecordingUrl": "https://api.twilio.com/r/RE1",
+        "RecordingDuration": "12",
+    }
+    done = twiml(caller.twilio.post(path_of(record.get("action") or ""), params))
+    assert done.find("Hangup") is not None
+    kinds = {
+        a.kind: a for a in db_session.scalars(select(Alert).where(Alert.call_sid == caller.sid))
+    }
+    assert kinds["caller_message"].recording_url == "https://api.twilio.com/r/RE1"
+    assert kinds["caller_message"].priority == 0
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_retried_dial_action_neither_skips_nor_repeats_a_tier(
+    caller: Call_, twilio: TwilioSigner, db_session: Session
+) -> None:
+    caller.respond(SpeechResult="着火了", Confidence="0.9")
+    action = path_of(dial(caller.root).get("action") or "")
+    params = {**caller.params, "DialCallStatus": "no-answer"}
+    first = twilio.post(action, params)
+    retry = twilio.post(action, params)
+    assert first.get_data() == retry.get_data()
+    assert [(a.step, a.outcome) for a in store.attempts(db_session, caller.sid)] == [
+        (0, "no-answer"),
+        (1, "ringing"),
+    ]
+
+
+def test_with_no_roster_at_all_the_last_resort_still_rings(
+    caller: Call_, settings: Settings
+) -> None:
+    assert rung(caller.respond(Digits="1")) == [settings.fallback_number]
+
+
+@pytest.mark.usefixtures("roster")
+def test_bridged_calls_are_recorded_when_settings_say_so(
+    app: Flask, caller: Call_, settings: Settings
+) -> None:
+    import dataclasses
+
+    app.extensions["hotline.settings"] = dataclasses.replace(settings, record_bridged_calls=True)
+    d = dial(caller.respond(Digits="1"))
+    assert d.get("record") == "record-from-answer-dual"
+    assert (d.get("recordingStatusCallback") or "").endswith("/voice/recording-status")
+
+
+@pytest.mark.parametrize(
+    "query_string",
+    [
+        "route=pizza&at=1&step=0",
+        "route=fire&at=1&step=0",
+        "route=fire&at=abc&step=0",
+        "route=fire&at={now}&step=x",
+        "route=fire&step=0",
+    ],
+)
+def test_forged_or_malformed_bridge_urls_are_refused(
+    twilio: TwilioSigner, settings: Settings, query_string: str
+) -> None:
+    import time
+
+    path = "/voice/route/dialed?" + query_string.format(now=int(time.time()))
+    response = twilio.post(path, call_params(settings, DialCallStatus="no-answer"))
+    assert response.status_code == 400
+
+
+# ---------------------------------------------------------------- the database goes away
+
+
+@pytest.fixture
+def dead_database(app: Flask) -> Iterator[None]:
+    """Point the app at a database that refuses connections, then bring the real one back."""
+    db = database(app)
+    real = db.sessions
+    dead = make_engine("postgresql://hotline@127.0.0.1:9/nowhere", timeout_s=1)
+    db.sessions = sessionmaker(dead, expire_on_commit=False)
+    try:
+        yield
+    finally:
+        db.sessions = real
+        db.mark_up()
+        dead.dispose()
+
+
+@pytest.mark.usefixtures("roster")
+def test_an_emergency_still_reaches_an_officer_when_the_database_dies_mid_call(
+    app: Flask,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    request: pytest.FixtureRequest,
+) -> None:
+    with app.app_context():  # the roster cache refreshes on its timer before the outage
+        assert app.extensions["hotline.roster"].get() is not None
+    caller = Call_(twilio, settings)  # greeted while the database is up
+
+    request.getfixturevalue("dead_database")
+    root = caller.respond(Digits="1")
+    assert said(root)[0] == ("cmn-CN", "正在为您接通值班民警，请不要挂机。")
+    assert rung(root) == POLICE, "the cached roster rings the right people"
+    caller.officer_answers(POLICE[0], "1")
+    assert [el.tag for el in caller.dial_ends("completed", DialBridged="true")] == ["Hangup"]
+    with app.app_context():
+        assert durable.spool().pending(), "what happened was written to the local spool"
+
+    # The database comes back: replay, and the call's record is complete.
+    database(app).sessions = sessionmaker(
+        bind=db_session.get_bind(), join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    database(app).mark_up()
+    with app.app_context():
+        replayed = durable.spool().replay(database(app).sessions, durable.HANDLERS)
+        assert replayed >= 5
+        assert not durable.spool().pending()
+    call = get_call(db_session, caller.sid)
+    assert call is not None
+    routes = db_session.scalars(
+        select(CallEvent.route).where(CallEvent.call_sid == caller.sid).order_by(CallEvent.id)
+    ).all()
+    assert routes == ["/voice/incoming", "/voice/ivr/gather", "/voice/route/dialed"]
+    (attempt,) = store.attempts(db_session, caller.sid)
+    assert (attempt.outcome, attempt.answered_by) == ("connected", "P1")
+
+
+def test_a_process_started_during_an_outage_uses_the_roster_snapshot(
+    app: Flask,
+    db_session: Session,
+    settings: Settings,
+    twilio: TwilioSigner,
+    request: pytest.FixtureRequest,
+) -> None:
+    store.save_roster(db_session, parse_roster(ROSTER, settings.default_region))
+    db_session.commit()
+    with app.app_context():
+        app.extensions["hotline.roster"].get()  # writes the snapshot
+    from routing.cache import RosterCache
+
+    request.getfixturevalue("dead_database")
+    fresh = RosterCache(database(app), settings.spool_dir / "roster-snapshot.yaml", "CN")
+    roster = fresh.get()
+    assert roster is not None
+    assert [o.phone for o in roster.officers.values()][:3] == POLICE
+
+
+def test_the_front_door_answers_without_any_database(
+    app: Flask,
+    twilio: TwilioSigner,
+    settings: Settings,
+    request: pytest.FixtureRequest,
+    db_session: Session,
+) -> None:
+    request.getfixturevalue("dead_database")
+    params = call_params(settings)
+    root = twiml(twilio.post("/voice/incoming", params))
+    assert gather_of(root).get("input") == "dtmf speech"
+    silence = twiml(twilio.post(path_of(gather_of(root).get("action") or ""), params))
+    assert rung(silence) == [settings.service_desk_number], "without state: straight to a person"
+    assert db_session.scalar(select(func.count()).select_from(Call)) == 0
