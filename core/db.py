@@ -7,10 +7,20 @@ import enum
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g
-from sqlalchemy import JSON, BigInteger, DateTime, Dialect, Enum, Integer, MetaData, event
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Enum,
+    Integer,
+    MetaData,
+    Table,
+    event,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -149,7 +159,9 @@ def insert_if_missing(
     """INSERT … ON CONFLICT DO NOTHING on `unique`: safe when duplicates race across processes."""
     insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
     columns = [unique] if isinstance(unique, str) else list(unique)
-    session.execute(insert(model).values(values).on_conflict_do_nothing(index_elements=columns))
+    # Core insert on the table: the ORM's bulk-insert path costs more than the round trip.
+    table = cast(Table, model.__table__)
+    session.execute(insert(table).values(values).on_conflict_do_nothing(index_elements=columns))
 
 
 class Database:
