@@ -155,3 +155,26 @@ def spool_replay() -> None:
     """Write everything spooled into the database now."""
     count = durable.spool().replay(db.database().sessions, durable.HANDLERS)
     click.echo(f"replayed {count} records")
+
+
+@roster_cli.command("answer-times")
+@click.option("--hours", default=24, show_default=True, help="Look back this many hours.")
+def answer_times(hours: int) -> None:
+    """Time from the caller's key press to an officer accepting, per call and as percentiles."""
+    since = db.utcnow() - dt.timedelta(hours=hours)
+    rows = store.answer_times(db.session(), since)
+    if not rows:
+        click.echo(f"no bridged call was answered in the last {hours} h")
+        return
+    for call_sid, route, seconds in rows:
+        click.echo(f"  {call_sid}  {route:<9} {seconds:6.1f} s")
+    values = [seconds for _, _, seconds in rows]
+
+    def pct(p: float) -> float:
+        return values[min(len(values) - 1, round(p * (len(values) - 1)))]
+
+    within = sum(1 for v in values if v <= 15) / len(values)
+    click.echo(
+        f"{len(values)} calls: p50 {pct(0.5):.1f} s, p90 {pct(0.9):.1f} s, "
+        f"p99 {pct(0.99):.1f} s; answered within 15 s: {within:.1%}"
+    )

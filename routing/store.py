@@ -268,3 +268,38 @@ def officer_count(session: Session) -> int:
 
 def parse_time(value: str | dt.datetime) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+
+
+def answer_times(session: Session, since: dt.datetime) -> list[tuple[str, str, float]]:
+    """Per bridged call since `since`: (call_sid, route, seconds from key press to acceptance).
+
+    The key press is when the IVR handed the call over; acceptance is the officer's key press
+    on the screening whisper — the moment the caller reaches a person.
+    """
+    from ivr.models import IvrSession  # the IVR owns the hand-over time
+
+    first_accept = (
+        select(
+            m.BridgeAttempt.call_sid,
+            func.min(m.BridgeAttempt.route).label("route"),
+            func.min(m.BridgeAttempt.accepted_at).label("accepted_at"),
+        )
+        .where(m.BridgeAttempt.accepted_at.is_not(None), m.BridgeAttempt.started_at >= since)
+        .group_by(m.BridgeAttempt.call_sid)
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            first_accept.c.call_sid,
+            first_accept.c.route,
+            first_accept.c.accepted_at,
+            IvrSession.handed_over_at,
+        )
+        .join(IvrSession, IvrSession.call_sid == first_accept.c.call_sid)
+        .where(IvrSession.handed_over_at.is_not(None))
+    ).all()
+    result = [
+        (call_sid, route, (accepted_at - handed_over_at).total_seconds())
+        for call_sid, route, accepted_at, handed_over_at in rows
+    ]
+    return sorted(result, key=lambda row: row[2])

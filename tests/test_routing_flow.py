@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from calls.models import Call, CallEvent
 from calls.service import get_call
 from config.settings import Settings
+from core import db
 from core.db import database, make_engine
 from routing import durable, store
 from routing.models import Alert
@@ -412,3 +414,27 @@ def test_the_front_door_answers_without_any_database(
     silence = twiml(twilio.post(path_of(gather_of(root).get("action") or ""), params))
     assert rung(silence) == [settings.service_desk_number], "without state: straight to a person"
     assert db_session.scalar(select(func.count()).select_from(Call)) == 0
+
+
+@pytest.mark.usefixtures("roster")
+def test_time_from_key_press_to_an_officer_is_reported(
+    app: Flask, caller: Call_, db_session: Session
+) -> None:
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from app import cli
+
+    caller.respond(Digits="1")
+    caller.officer_answers(POLICE[0], "1")
+    caller.dial_ends("completed", DialBridged="true")
+    (row,) = store.answer_times(db_session, db.utcnow() - dt.timedelta(hours=1))
+    assert row[0] == caller.sid
+    assert row[1] == "police"
+    assert 0 <= row[2] < 5
+    result = CliRunner().invoke(
+        cli, ["roster", "answer-times"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 calls: p50" in result.output
+    assert "answered within 15 s: 100.0%" in result.output
