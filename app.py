@@ -11,11 +11,13 @@ from flask.cli import FlaskGroup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import core.sms  # noqa: F401  (registers its job handler)
+import recordings.service  # noqa: F401  (registers its job handlers)
 from calls.service import BadWebhook
 from config.files import ConfigFileError
 from config.settings import Settings, SettingsError
-from core import db, health, webhooks
-from core.cli import db_cli
+from core import db, health, jobs, webhooks
+from core.cli import db_cli, jobs_cli, worker_command
 from ivr import twiml as ivr_twiml
 from ivr.softphone import call_command
 
@@ -47,8 +49,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         )
 
     db.Database(settings.database_url, timeout_s=settings.db_timeout_s).init_app(app)
+    jobs.init_app(app)
 
     from calls.views import bp as calls_bp
+    from cases import views as cases_views
+    from cases.cli import cases_cli
     from ivr import views as ivr_views
     from recordings.views import bp as recordings_bp
     from routing import durable
@@ -59,10 +64,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     durable.init_app(app)
     ivr_views.init_app(app)
     routing_views.init_app(app)
+    cases_views.init_app(app)
     app.register_blueprint(calls_bp)
     app.register_blueprint(recordings_bp)
     app.cli.add_command(roster_cli)
+    app.cli.add_command(cases_cli)
     app.cli.add_command(spool_cli)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(jobs_cli)
     _register_error_handlers(app)
     app.cli.add_command(db_cli)
     return app

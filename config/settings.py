@@ -62,8 +62,13 @@ class Settings:
     spool_dir: Path = Path("instance/spool")
     #: Record bridged emergency calls (both sides, from answer).
     record_bridged_calls: bool = False
+    #: Delete Twilio's copy of a recording once ours is stored and verified.
+    delete_recordings_at_twilio: bool = False
     #: How long a webhook waits for the database before taking the path that works without it.
     db_timeout_s: int = 3
+    #: How long a worker holds a job before another may take it over (a crashed worker's jobs
+    #: run again after this).
+    job_lease_s: int = 300
     twilio_api_base_url: str | None = None
     secret_key: str = dataclasses.field(default=DEV_SECRET_KEY, repr=False)
     #: Where a caller is put through when the hotline itself fails, and the emergency line's
@@ -74,6 +79,8 @@ class Settings:
     #: The IVR tree and the speech classifier's rules (YAML files an operator edits).
     ivr_file: Path = CONFIG_DIR / "ivr.yaml"
     classifier_file: Path = CONFIG_DIR / "classifier.yaml"
+    #: The units cases are dispatched to, by category (YAML).
+    units_file: Path = CONFIG_DIR / "units.yaml"
     #: How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     proxy_hops: int = 0
     log_level: str = "INFO"
@@ -117,24 +124,27 @@ class Settings:
                 except ValueError:
                     allowed = ", ".join(e.value for e in Environment)
                     raise SettingsError(f"{name}: must be one of {allowed}, got {raw!r}") from None
-            elif field.name == "proxy_hops":
-                if not raw.isdigit() or int(raw) > 5:
-                    raise SettingsError(f"{name}: must be a whole number from 0 to 5, got {raw!r}")
-                values["proxy_hops"] = int(raw)
-            elif field.name in {"recordings_dir", "spool_dir", "ivr_file", "classifier_file"}:
-                values[field.name] = Path(raw)
-            elif field.name == "record_bridged_calls":
-                if raw.lower() not in {"true", "false", "1", "0", "yes", "no"}:
-                    raise SettingsError(f"{name}: must be true or false, got {raw!r}")
-                values[field.name] = raw.lower() in {"true", "1", "yes"}
-            elif field.name == "db_timeout_s":
-                if not raw.isdigit() or not 1 <= int(raw) <= 10:
-                    raise SettingsError(f"{name}: must be whole seconds from 1 to 10, got {raw!r}")
+            elif field.name in _INT_RANGES:
+                low, high = _INT_RANGES[field.name]
+                if not raw.isdigit() or not low <= int(raw) <= high:
+                    raise SettingsError(
+                        f"{name}: must be a whole number from {low} to {high}, got {raw!r}"
+                    )
                 values[field.name] = int(raw)
+            elif field.type in {"Path", Path}:
+                values[field.name] = Path(raw)
+            elif field.type in {"bool", bool}:
+                if raw.lower() not in _BOOLEANS:
+                    raise SettingsError(f"{name}: must be true or false, got {raw!r}")
+                values[field.name] = _BOOLEANS[raw.lower()]
             else:
                 values[field.name] = raw
         return cls(**values)
 
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+#: Whole-number settings and their allowed range.
+_INT_RANGES = {"proxy_hops": (0, 5), "db_timeout_s": (1, 10), "job_lease_s": (1, 86400)}
 
 _ENV_NAMES = {
     "env": "HOTLINE_ENV",
@@ -149,13 +159,16 @@ _ENV_NAMES = {
     "recordings_dir": "RECORDINGS_DIR",
     "spool_dir": "SPOOL_DIR",
     "record_bridged_calls": "RECORD_BRIDGED_CALLS",
+    "delete_recordings_at_twilio": "DELETE_RECORDINGS_AT_TWILIO",
     "db_timeout_s": "DB_TIMEOUT_S",
+    "job_lease_s": "JOB_LEASE_S",
     "twilio_api_base_url": "TWILIO_API_BASE_URL",
     "secret_key": "SECRET_KEY",
     "fallback_number": "FALLBACK_NUMBER",
     "service_desk_number": "SERVICE_DESK_NUMBER",
     "ivr_file": "IVR_FILE",
     "classifier_file": "CLASSIFIER_FILE",
+    "units_file": "UNITS_FILE",
     "proxy_hops": "PROXY_HOPS",
     "log_level": "LOG_LEVEL",
 }
@@ -225,7 +238,7 @@ def _validate(s: Settings) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise fail("timezone", f"unknown IANA timezone {s.timezone!r}") from None
 
-    for field in ("ivr_file", "classifier_file"):
+    for field in ("ivr_file", "classifier_file", "units_file"):
         if not getattr(s, field).is_file():
             raise fail(field, f"no such file: {getattr(s, field)}")
 

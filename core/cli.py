@@ -44,3 +44,45 @@ def current() -> None:
     with database().engine.connect() as connection:
         click.echo(f"database: {migrate.current_revision(connection) or '(empty)'}")
     click.echo(f"head:     {migrate.head_revision()}")
+
+
+@click.command("worker")
+@click.option("--workers", default=2, show_default=True, help="Worker threads.")
+def worker_command(workers: int) -> None:
+    """Run the background job consumer (downloads, SMS, deadlines) with the periodic sweep."""
+    from huey.consumer import Consumer
+
+    from core.jobs import run_due
+
+    run_due(current_app._get_current_object())  # type: ignore[attr-defined]
+    Consumer(current_app.extensions["hotline.huey"], workers=workers, periodic=True).run()
+
+
+@click.group("jobs", help="Background jobs (the database is their source of truth).")
+def jobs_cli() -> None:
+    pass
+
+
+@jobs_cli.command("status")
+def jobs_status() -> None:
+    """Count jobs by kind and state; list failed ones with their last error."""
+    from sqlalchemy import func, select
+
+    from core.jobs import Job, JobState
+
+    session = database().sessions()
+    rows = session.execute(
+        select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
+    ).all()
+    for kind, state, count in rows:
+        click.echo(f"{kind:<24} {state.value:<8} {count}")
+    for job in session.scalars(select(Job).where(Job.state == JobState.FAILED).limit(20)):
+        click.echo(f"FAILED {job.kind} {job.key}: {job.last_error}")
+
+
+@jobs_cli.command("run-due")
+def jobs_run_due() -> None:
+    """Run every due job now in this process (without a worker)."""
+    from core.jobs import run_due
+
+    click.echo(str(run_due(current_app._get_current_object())))  # type: ignore[attr-defined]

@@ -5,7 +5,11 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
+import cases.models  # noqa: F401
+import core.jobs  # noqa: F401
 import ivr.models  # noqa: F401
+import providers.models  # noqa: F401
+import recordings.models  # noqa: F401
 import routing.models  # noqa: F401
 from core.db import Base
 

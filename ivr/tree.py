@@ -11,7 +11,7 @@ from typing import Any
 from config.files import ConfigFileError, load_config_file, require_mapping
 
 #: Where the IVR can hand a caller over; the code behind each lives in its own domain package.
-BRANCHES = ("emergency", "service", "desk")
+BRANCHES = ("emergency", "service", "desk", "status")
 DTMF_KEY = re.compile(r"^[0-9*#]$")
 
 

@@ -23,7 +23,12 @@ def say(target: VoiceResponse | Gather, tree: Tree, lines: Sequence[Line]) -> No
 
 
 def ask(
-    tree: Tree, settings: Settings, position: Position, step: int, reprompt: Prompt | None
+    tree: Tree,
+    settings: Settings,
+    position: Position,
+    step: int,
+    reprompt: Prompt | None,
+    notice: Sequence[Line] = (),
 ) -> VoiceResponse:
     """A Gather that listens to keys and speech while the prompt plays (the caller may barge in).
 
@@ -51,7 +56,7 @@ def ask(
         action_on_empty_result=True,
         barge_in=True,
     )
-    say(gather, tree, (reprompt or node.prompt)[position.language])
+    say(gather, tree, [*notice, *(reprompt or node.prompt)[position.language]])
     response.redirect(action, method="POST")
     return response
 

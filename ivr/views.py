@@ -13,9 +13,11 @@ import logging
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from calls.service import get_call
 from calls.webhook import accept_call_webhook
+from cases import capture, progress
 from core import db, webhooks
-from core.phone import mask
+from core.phone import caller_e164, mask
 from ivr import engine, service, twiml
 from ivr.classifier import Classification, Kind, Rules, load_rules
 from ivr.engine import Ask, CallerInput, Handover, Position, Step
@@ -72,7 +74,10 @@ def incoming() -> Response:
     ivr = service.begin(session, report.call_sid, first.position)
     response = ivr.last_twiml
     if not response:
-        response = str(twiml.ask(tree, webhooks.settings(), first.position, 0, None))
+        call = get_call(session, report.call_sid)
+        mine = progress.open_case_of(session, call.from_number if call else None)
+        notice = [progress.notice(mine, first.position.language)] if mine else []
+        response = str(twiml.ask(tree, webhooks.settings(), first.position, 0, None, notice))
         service.set_call_language(session, report.call_sid, first.position.language)
         if not service.save_first_response(session, ivr, response):
             response = (service.get(session, report.call_sid) or ivr).last_twiml
@@ -147,11 +152,17 @@ def _handover(call_sid: str, caller: str, step: Step, handover: Handover) -> Voi
     log.info("call %s from %s → %s on %s (%s)", call_sid, mask(caller), branch, route, step.reason)
     response = VoiceResponse()
     twiml.say(response, tree, tree.branch_prompts[branch][language])
+    if branch == "service":
+        return capture.ask_for_details(response, webhooks.settings(), language)
+    if branch == "status":
+        return progress.start(
+            response, caller_e164(caller, webhooks.settings().default_region), language
+        )
     return routing.start(response, call_sid, route, language)
 
 
 def _route(branch: str, verdict: Classification | None) -> str:
-    """Which route of the routing table a branch rings (service requests: the desk, for now)."""
+    """Which route of the routing table a branch rings (the desk, for anything not urgent)."""
     if branch != "emergency":
         return "desk"
     if verdict is not None and verdict.kind is Kind.EMERGENCY:

@@ -1,7 +1,4 @@
-"""Twilio's recordingStatusCallback: logged now, so no recording is lost before it is fetched.
-
-(Downloading, storing and serving the media is the recordings issue's job.)
-"""
+"""Twilio's recordingStatusCallback: noted, and a download job scheduled in the same commit."""
 
 from __future__ import annotations
 
@@ -9,7 +6,9 @@ import re
 
 from flask import Blueprint, Response, abort
 
-from core import webhooks
+from core import db, webhooks
+from core.db import UNREACHABLE
+from recordings import service
 from routing import durable
 
 bp = webhooks.protect(Blueprint("recordings", __name__, url_prefix="/voice"))
@@ -24,5 +23,13 @@ def recording_status() -> Response:
         abort(400, description="CallSid: expected 'CA' followed by 32 hex digits")
     if not RECORDING_SID.match(params.get("RecordingSid", "")):
         abort(400, description="RecordingSid: expected 'RE' followed by 32 hex digits")
-    durable.persist("event", durable.webhook_record(call=False))
+    if not durable.persist("event", durable.webhook_record(call=False)):
+        return Response(status=204)  # database down: spooled; Twilio's copy stays until later
+    try:
+        service.note_recording(db.session(), params, webhooks.settings())
+        db.session().commit()
+    except UNREACHABLE as exc:
+        db.database().mark_down(exc)
+        # Answer 5xx so Twilio retries the callback; the event itself was already logged.
+        abort(503, description="database unavailable, retry later")
     return Response(status=204)

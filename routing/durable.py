@@ -68,7 +68,13 @@ def init_app(app: Flask) -> None:
         database = db.database()
         if database.available():
             spooled, sessions = spool(), database.sessions
-            response.call_on_close(lambda: spooled.replay_soon(sessions, HANDLERS))
+
+            def replay() -> None:
+                # After the response: the request's context is gone, handlers need the app's.
+                with app.app_context():
+                    spooled.replay_soon(sessions, HANDLERS)
+
+            response.call_on_close(replay)
         return response
 
 

@@ -95,23 +95,24 @@ def test_key_1_goes_straight_to_the_emergency_branch(
     assert ivr.handed_over_at is not None
 
 
-@pytest.mark.parametrize(
-    ("key", "branch", "first_number"),
-    [("2", "service", "service_desk_number"), ("0", "desk", "service_desk_number")],
-)
-def test_keys_2_and_0_go_to_service_and_the_desk(
-    caller: Caller,
-    settings: Settings,
-    db_session: Session,
-    key: str,
-    branch: str,
-    first_number: str,
+def test_key_2_asks_for_the_request_after_a_beep(
+    caller: Caller, settings: Settings, db_session: Session
 ) -> None:
     caller.dial_in()
-    root = caller.press(key)
-    assert dialed_numbers(root) == [getattr(settings, first_number)]
+    root = caller.press("2")
+    record = root.find("Record")
+    assert record is not None
+    assert record.get("action") == settings.public_url("/voice/cases/recorded?lang=zh")
+    assert any("井号键" in text for _, text in said(root))
     ivr = service.get(db_session, caller.sid)
-    assert ivr is not None and ivr.branch == branch
+    assert ivr is not None and ivr.branch == "service"
+
+
+def test_key_0_goes_to_the_desk(caller: Caller, settings: Settings, db_session: Session) -> None:
+    caller.dial_in()
+    assert dialed_numbers(caller.press("0")) == [settings.service_desk_number]
+    ivr = service.get(db_session, caller.sid)
+    assert ivr is not None and ivr.branch == "desk"
 
 
 def test_key_9_switches_the_same_tree_to_english(
@@ -156,7 +157,7 @@ def test_a_broken_street_light_is_a_service_request(
 ) -> None:
     caller.dial_in()
     root = caller.say("路灯坏了一个月没人修")
-    assert dialed_numbers(root) == [settings.service_desk_number]
+    assert root.find("Record") is not None, "the caller is asked for details, then a case opens"
     ivr = service.get(db_session, caller.sid)
     assert ivr is not None
     assert (ivr.kind, ivr.category, ivr.branch) == (Kind.SERVICE, "city_management", "service")

@@ -72,4 +72,6 @@ def test_any_input_gets_valid_twiml_never_a_server_error(
     verbs = [el.tag for el in root]
     assert verbs, "an empty response would leave the caller in silence"
     assert set(verbs) <= {"Say", "Gather", "Redirect", "Dial", "Record", "Hangup"}
-    assert "Hangup" not in verbs, "the front door never hangs up on a caller"
+    if "Hangup" in verbs:
+        # Only after a caller chose the status line (8) and heard it: nobody in need is cut off.
+        assert (digits or "").strip().startswith("8"), verbs

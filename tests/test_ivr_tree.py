@@ -30,6 +30,7 @@ def test_the_shipped_tree_is_a_single_bilingual_front_door() -> None:
         "2": ("service", None),
         "0": ("desk", None),
         "9": (None, tree.start),
+        "8": ("status", None),
     }
     assert door.keys["9"].language == "en"
     assert door.classify_speech

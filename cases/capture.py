@@ -1,0 +1,98 @@
+"""Taking a service request on the phone: what the caller hears (pure TwiML builders)."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import VoiceResponse
+
+from config.settings import Settings
+
+#: Long enough to say where and what, short enough that nobody talks to a machine for ages.
+MAX_RECORDING_S = 120
+SILENCE_TIMEOUT_S = 5
+
+_ZH = ("cmn-CN", "Polly.Zhiyu")
+_EN = ("en-US", "Polly.Joanna")
+_DIGITS_ZH = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
+_PHRASES = {
+    "ask": {
+        "zh": "请在提示音后说出具体地点和事情经过，说完请按井号键。",
+        "en": "After the tone, please say where it is and what happened, then press the pound key.",
+    },
+    "number": {"zh": "您的工单号是：", "en": "Your case number is: "},
+    "again": {"zh": "再说一遍：", "en": "Again: "},
+    "sms": {
+        "zh": "工单号已通过短信发送给您。我们会尽快办理并给您回复。感谢您的来电，再见。",
+        "en": "We have sent it to you by text message. We will handle it and get back to you. "
+        "Thank you for calling, goodbye.",
+    },
+    "later": {
+        "zh": "我们已记录下您反映的事项，稍后会给您回电告知工单号。感谢您的来电，再见。",
+        "en": "We have recorded your request and will call you back with its case number. "
+        "Thank you for calling, goodbye.",
+    },
+    "no_sms": {
+        "zh": "请记下工单号。我们会尽快办理并给您回复。感谢您的来电，再见。",
+        "en": "Please note the number. We will handle it and get back to you. Thank you, goodbye.",
+    },
+}
+
+
+def _say(response: VoiceResponse, language: str, text: str) -> None:
+    lang, voice = _EN if language == "en" else _ZH
+    response.say(text, language=lang, voice=voice)
+
+
+def _phrase(key: str, language: str) -> str:
+    return _PHRASES[key]["en" if language == "en" else "zh"]
+
+
+def ask_for_details(response: VoiceResponse, settings: Settings, language: str) -> VoiceResponse:
+    """After the IVR's "we'll take care of it": record where and what happened."""
+    _say(response, language, _phrase("ask", language))
+    action = settings.public_url(f"/voice/cases/recorded?lang={language}")
+    response.record(
+        action=action,
+        method="POST",
+        max_length=MAX_RECORDING_S,
+        timeout=SILENCE_TIMEOUT_S,
+        finish_on_key="#",
+        play_beep=True,
+        trim="trim-silence",
+        recording_status_callback=settings.public_url("/voice/recording-status"),
+        recording_status_callback_event="completed absent",
+    )
+    # Reached only when nothing was recorded (Twilio skips the action then).
+    response.redirect(f"{action}&nothing=1", method="POST")
+    return response
+
+
+def spoken_number(number: str, language: str) -> str:
+    """A case number read digit by digit: "MS-20261125-0042" → "M S，二，零，二，六，…"."""
+    letters, _, digits = number.partition("-")
+    digits = digits.replace("-", "")
+    if language == "en":
+        return " ".join(letters) + ", " + ", ".join(digits)
+    return " ".join(letters) + "，" + "，".join(_DIGITS_ZH.get(d, d) for d in digits)
+
+
+def case_taken(number: str, language: str, *, sms: bool) -> VoiceResponse:
+    """Read the case number twice, say how the caller hears back, and end the call."""
+    response = VoiceResponse()
+    _say(response, language, _phrase("number", language) + spoken_number(number, language))
+    _say(response, language, _phrase("again", language) + spoken_number(number, language))
+    _say(response, language, _phrase("sms" if sms else "no_sms", language))
+    response.hangup()
+    return response
+
+
+def sms_text(number: str, language: str) -> str:
+    if language == "en":
+        return f"Minsheng hotline: we have your request. Case number {number}."
+    return f"【民生110】您反映的事项已受理，工单号 {number}，我们会尽快办理并回复您。"
+
+
+def say_later(response: VoiceResponse, language: str) -> VoiceResponse:
+    """When the case can't be numbered now (database down): it will be, and we call back."""
+    _say(response, language, _phrase("later", language))
+    response.hangup()
+    return response

@@ -1,0 +1,235 @@
+"""`hotline cases …`: look at service cases and move them through the closed loop.
+
+Each command that changes a case commits and prints the case's new state; a refused change
+(unknown case or unit, an action the state does not allow, a missing note) prints why and exits
+with status 1, changing nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+
+import click
+from flask import current_app
+
+from cases import service
+from cases.models import Case
+from cases.units import hash_pin, units_for_app
+from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
+from core import db
+from core.webhooks import settings
+
+_ACTOR_HELP = "Who is acting, for the audit log (default: cli:<login name>)."
+
+
+@click.group("cases", help="Service cases: list, show, and move them through the closed loop.")
+def cases_cli() -> None:
+    pass
+
+
+@cases_cli.command("list")
+@click.option("--state", type=click.Choice([s.value for s in CaseState]), default=None)
+@click.option("--unit", default=None, help="Only cases with this unit (its code).")
+@click.option("--overdue", is_flag=True, help="Only open cases past their deadline.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10_000))
+def list_command(state: str | None, unit: str | None, overdue: bool, limit: int) -> None:
+    """Cases, newest first."""
+    now = db.utcnow()
+    only_overdue = True if overdue else None
+    cases = service.list_cases(
+        db.session(), state=state, unit=unit, overdue=only_overdue, limit=limit, now=now
+    )
+    if not cases:
+        click.echo("no cases")
+        return
+    for case in cases:
+        late = "  OVERDUE" if _overdue(case, now) else ""
+        click.echo(
+            f"{case.number}  {case.state.value:<15} {case.kind.value:<12} "
+            f"{case.category:<18} {case.unit_code or '-':<22} due {_local(case.due_at)}{late}"
+        )
+    click.echo(f"{len(cases)} case(s)")
+
+
+@cases_cli.command("show")
+@click.argument("number")
+def show(number: str) -> None:
+    """A case's fields and its timeline."""
+    session = db.session()
+    case = _get(number)
+    now = db.utcnow()
+    caller = case.caller_number or f"unknown (raw {case.caller_raw!r})"
+    lines = [
+        f"{case.number}  {case.state.value}  ({case.kind.value}, {case.category})",
+        f"  caller:      {caller}{'  [confidential]' if case.confidential else ''}",
+        f"  language:    {case.language}",
+        f"  source:      {case.source.value}"
+        + (f", call {case.call_sid}" if case.call_sid else "")
+        + (f", recording {case.recording_sid}" if case.recording_sid else ""),
+        f"  unit:        {case.unit_code or '-'}",
+        f"  created:     {_local(case.created_at)}   updated: {_local(case.updated_at)}",
+        f"  due:         {_local(case.due_at)}{'  OVERDUE' if _overdue(case, now) else ''}"
+        f"   remind: {_local(case.remind_at)}",
+    ]
+    for label, moment in (
+        ("reminded", case.reminded_at),
+        ("escalated", case.escalated_at),
+        ("resolved", case.resolved_at),
+        ("closed", case.closed_at),
+    ):
+        if moment is not None:
+            lines.append(f"  {label + ':':<12} {_local(moment)}")
+    if case.reopen_count:
+        lines.append(f"  reopened:    {case.reopen_count} time(s)")
+    lines.append(f"  transcript:  {case.transcript or '-'}")
+    if case.feedback:
+        lines.append(f"  feedback:    {case.feedback}")
+    lines.append("timeline:")
+    for event in service.timeline(session, case):
+        states = f"{event.from_state.value if event.from_state else '':>15} → "
+        states += event.to_state.value
+        extra = "  ".join(f"{k}={v}" for k, v in event.data.items() if v is not None)
+        line = f"  {_local(event.at)}  {event.action:<15}{states:<35} by {event.actor}"
+        if extra:
+            line += f"  [{extra}]"
+        if event.note:
+            line += f"  “{event.note}”"
+        lines.append(line)
+    click.echo("\n".join(lines))
+
+
+@cases_cli.command("dispatch")
+@click.argument("number")
+@click.argument("unit")
+@click.option("--note", default="", help="Instructions for the unit.")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def dispatch(number: str, unit: str, note: str, actor: str | None) -> None:
+    """Send case NUMBER to UNIT (转办), or to another unit (re-dispatch)."""
+    _act(number, Action.DISPATCH, note=note, unit=unit, actor=actor)
+
+
+@cases_cli.command("handle")
+@click.argument("number")
+@click.option("--note", default="", help="What the center did or answered.")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def handle(number: str, note: str, actor: str | None) -> None:
+    """The center handles case NUMBER itself (即办); resolve it afterwards."""
+    _act(number, Action.HANDLE_ON_SPOT, note=note, actor=actor)
+
+
+@cases_cli.command("accept")
+@click.argument("number")
+@click.option("--note", default="")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def accept(number: str, note: str, actor: str | None) -> None:
+    """The unit took case NUMBER."""
+    _act(number, Action.ACCEPT, note=note, actor=actor)
+
+
+@cases_cli.command("start")
+@click.argument("number")
+@click.option("--note", default="")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def start(number: str, note: str, actor: str | None) -> None:
+    """The unit is working on case NUMBER."""
+    _act(number, Action.START, note=note, actor=actor)
+
+
+@cases_cli.command("resolve")
+@click.argument("number")
+@click.option("--note", required=True, help="The unit's feedback: what was done (反馈).")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def resolve(number: str, note: str, actor: str | None) -> None:
+    """Case NUMBER is resolved; the callback (回访) comes next."""
+    _act(number, Action.RESOLVE, note=note, actor=actor)
+
+
+@cases_cli.command("close")
+@click.argument("number")
+@click.option("--note", default="", help="e.g. the callback's outcome.")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def close(number: str, note: str, actor: str | None) -> None:
+    """Close resolved case NUMBER (办结)."""
+    _act(number, Action.CLOSE, note=note, actor=actor)
+
+
+@cases_cli.command("reopen")
+@click.argument("number")
+@click.option("--note", required=True, help="Why the caller is not satisfied (重办).")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def reopen(number: str, note: str, actor: str | None) -> None:
+    """Reopen case NUMBER: its time limit starts again."""
+    _act(number, Action.REOPEN, note=note, actor=actor)
+
+
+@cases_cli.command("escalate")
+@click.argument("number")
+@click.option("--note", default="")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def escalate(number: str, note: str, actor: str | None) -> None:
+    """Escalate open case NUMBER to supervision (督办); its state stays."""
+    _act(number, Action.ESCALATE, note=note, actor=actor)
+
+
+@cases_cli.command("pin-hash")
+def pin_hash() -> None:
+    """Ask for a unit's PIN (hidden) and print the `pin_hash` for config/units.yaml."""
+    pin = click.prompt("PIN (4 to 8 digits)", hide_input=True, confirmation_prompt=True)
+    try:
+        click.echo(str(hash_pin(pin.strip())))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _act(
+    number: str, action: Action, *, note: str, actor: str | None, unit: str | None = None
+) -> None:
+    session = db.session()
+    units = units_for_app(current_app) if action is Action.DISPATCH else None
+    holidays = service.stored_holidays(session) if action is Action.REOPEN else None
+    try:
+        case = service.apply(
+            session,
+            number,
+            action,
+            actor=actor or _default_actor(),
+            note=note,
+            unit_code=unit,
+            units=units,
+            tz=settings().tz,
+            holidays=holidays,
+        )
+    except CaseError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    detail = ""
+    target = units.get(case.unit_code) if units is not None and case.unit_code else None
+    if action is Action.DISPATCH and target is not None:
+        detail = f" to {target.code} {target.name_zh} (duty {target.duty_contact})"
+    elif action is Action.REOPEN:
+        detail = f", due {_local(case.due_at)} (reopened {case.reopen_count} time(s))"
+    click.echo(f"{case.number}: {case.state.value}{detail}")
+
+
+def _get(number: str) -> Case:
+    try:
+        return service.get_case(db.session(), number)
+    except CaseError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _overdue(case: Case, now: dt.datetime) -> bool:
+    return case.state in OPEN_STATES and case.due_at <= now
+
+
+def _local(moment: dt.datetime) -> str:
+    return f"{moment.astimezone(settings().tz):%Y-%m-%d %H:%M}"
+
+
+def _default_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (containers)
+        return "cli"

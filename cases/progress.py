@@ -1,0 +1,117 @@
+"""Progress look-up by phone: a caller hears the state of their open case, or of any case
+whose number they key in. Only the state and the deadline are told, never the contents."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.twiml.voice_response import VoiceResponse
+
+from calls.webhook import accept_call_webhook
+from cases.capture import spoken_number
+from cases.models import Case
+from cases.service import CaseNotFound, get_case
+from cases.unitline import case_number
+from cases.workflow import OPEN_STATES_ORDERED, CaseState
+from config.settings import Settings
+from core import db, webhooks
+from ivr.tree import Line
+
+bp = webhooks.protect(Blueprint("progress", __name__, url_prefix="/voice/cases"))
+
+_STATE = {
+    CaseState.RECEIVED: ("已受理，正在派单", "received and being assigned"),
+    CaseState.HANDLED_ON_SPOT: ("已当场办理", "handled on the spot"),
+    CaseState.DISPATCHED: ("已派至责任单位", "assigned to the responsible unit"),
+    CaseState.ACCEPTED: ("责任单位已接单", "accepted by the responsible unit"),
+    CaseState.IN_PROGRESS: ("正在办理", "in progress"),
+    CaseState.RESOLVED: ("已办结，等待回访", "resolved, awaiting our callback"),
+    CaseState.CLOSED: ("已办结", "closed"),
+    CaseState.REOPENED: ("已重新办理", "reopened and being handled again"),
+}
+_ZH = {"language": "cmn-CN", "voice": "Polly.Zhiyu"}
+_EN = {"language": "en-US", "voice": "Polly.Joanna"}
+
+
+def open_case_of(session: Session, caller: str | None) -> Case | None:
+    """The caller's newest open case, if any."""
+    if not caller:
+        return None
+    return session.scalars(
+        select(Case)
+        .where(Case.caller_number == caller, Case.state.in_(OPEN_STATES_ORDERED))
+        .order_by(Case.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def notice(case: Case, language: str) -> Line:
+    """The front door's first line for a caller with an open case."""
+    if language == "en":
+        return Line(
+            text="You have a case in progress; to hear its status, press 8.", language=language
+        )
+    return Line(text="您有一件工单正在办理中，查询进度请按8。", language=language)
+
+
+def _say(response: VoiceResponse, language: str, zh: str, en: str) -> None:
+    if language == "en":
+        response.say(en, **_EN)
+    else:
+        response.say(zh, **_ZH)
+
+
+def _status(response: VoiceResponse, case: Case, language: str, settings: Settings) -> None:
+    zh_state, en_state = _STATE[case.state]
+    due = case.due_at.astimezone(settings.tz)
+    number = spoken_number(case.number, language)
+    _say(
+        response,
+        language,
+        f"工单{number}，{zh_state}，办理时限{due.month}月{due.day}日。",
+        f"Case {number} is {en_state}; due on {due:%B %d}.",
+    )
+
+
+def start(response: VoiceResponse, caller: str | None, language: str) -> VoiceResponse:
+    """From the front door (key 8): the caller's own open case, then any number keyed in."""
+    settings, session = webhooks.settings(), db.session()
+    mine = open_case_of(session, caller)
+    if mine is not None:
+        _status(response, mine, language, settings)
+    gather = response.gather(
+        input="dtmf",
+        action=settings.public_url(f"/voice/cases/status?lang={language}"),
+        method="POST",
+        timeout=8,
+        finish_on_key="#",
+    )
+    if language == "en":
+        gather.say("To hear another case, key in its twelve digits and press pound.", **_EN)
+    else:
+        gather.say("查询其他工单，请输入十二位工单号，以井号键结束。", **_ZH)
+    _say(response, language, "感谢您的来电，再见。", "Thank you for calling. Goodbye.")
+    response.hangup()
+    return response
+
+
+@bp.post("/status")
+def status() -> Response:
+    """A case number keyed in: its state and deadline."""
+    accept_call_webhook()
+    language = "en" if request.args.get("lang") == "en" else "zh"
+    session, response = db.session(), VoiceResponse()
+    number = case_number(webhooks.params().get("Digits", ""))
+    try:
+        case = get_case(session, number) if number else None
+    except CaseNotFound:
+        case = None
+    session.commit()
+    if case is None:
+        _say(response, language, "未找到该工单，请核对工单号。", "We could not find that case.")
+    else:
+        _status(response, case, language, webhooks.settings())
+    _say(response, language, "感谢您的来电，再见。", "Thank you for calling. Goodbye.")
+    response.hangup()
+    return webhooks.twiml(response)

@@ -1,0 +1,512 @@
+"""Reads and writes of cases and their audit log. Functions flush, never commit.
+
+Every change of a case goes through `apply` (or `create_case`, `mark_reminded`,
+`mark_escalated`) and leaves one `case_events` row saying who did what, when, from which state
+to which. Writes that several processes may race on are single conditional statements: the
+day's counter is one upsert, a duplicate intake of the same call is an INSERT … ON CONFLICT DO
+NOTHING, reminders and escalations are UPDATE … WHERE not yet done, and `apply` locks the row
+(SELECT … FOR UPDATE on PostgreSQL; on SQLite, where a transaction that has read cannot start
+writing after another one committed, both take the database's write lock before reading).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any, cast
+
+from sqlalchemy import Table, and_, false, not_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from cases.deadlines import CaseKind, due_at, kind_for, remind_at
+from cases.models import Case, CaseCounter, CaseEvent, CaseSource
+from cases.units import Units
+from cases.workflow import (
+    NOTE_REQUIRED,
+    OPEN_STATES_ORDERED,
+    Action,
+    CaseError,
+    CaseState,
+    transition,
+)
+from core.db import insert_if_missing, utcnow
+
+NUMBER_PREFIX = "MS"
+#: The event action of intake, and of a reminder sent (besides the workflow's actions).
+RECEIVE = "receive"
+REMIND = "remind"
+MAX_ACTOR = 64
+MAX_CALLER_RAW = 64
+
+
+class CaseNotFound(CaseError):
+    """No case has this number."""
+
+
+class UnknownUnit(CaseError):
+    """A unit code that is not in the units file."""
+
+
+class NoteRequired(CaseError):
+    """The action needs a note: the unit's feedback, or the reason for reopening."""
+
+
+def format_number(day: dt.date, sequence: int) -> str:
+    """'MS-20261125-0007': the local day and its sequence (more digits past 9999)."""
+    return f"{NUMBER_PREFIX}-{day:%Y%m%d}-{sequence:04d}"
+
+
+def allocate_number(session: Session, day: dt.date) -> str:
+    """The next case number of local `day`, from one atomic upsert (safe across processes).
+
+    On PostgreSQL the counter row stays locked until the transaction ends, so concurrent intakes
+    of one day queue there for a moment; numbers of a rolled-back transaction are not reused
+    (a gap, never a duplicate).
+    """
+    dialect = session.get_bind().dialect.name
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    table = cast(Table, CaseCounter.__table__)
+    statement = (
+        insert(table)
+        .values(day=day, last=1)
+        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
+        .returning(table.c.last)
+    )
+    sequence: int = session.execute(statement).scalar_one()
+    return format_number(day, sequence)
+
+
+def create_case(
+    session: Session,
+    *,
+    call_sid: str | None,
+    category: str,
+    language: str,
+    caller_number: str | None,
+    caller_raw: str,
+    transcript: str,
+    recording_sid: str | None = None,
+    kind: CaseKind | str | None = None,
+    source: CaseSource | str = CaseSource.PHONE,
+    tz: dt.tzinfo,
+    holidays: Mapping[dt.date, str],
+    confidential: bool = False,
+    actor: str | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
+    """Open a case (state `received`, with its `receive` event), numbered by the local day.
+
+    Idempotent on `call_sid`: for a call that already has a case, that case is returned and
+    nothing is written — also when two processes race (the loser's number is left unused).
+    `kind` defaults to `kind_for(category)`; the deadline follows from it (`cases.deadlines`).
+    """
+    if not category or len(category) > 32:
+        raise CaseError(f"category: expected a classifier category id, got {category!r}")
+    source = CaseSource(source)
+    actor = _actor(actor or source.value)
+    _write_lock(session)
+    if call_sid is not None:
+        existing = _by_call_sid(session, call_sid)
+        if existing is not None:
+            return existing
+    now = _aware(now or utcnow())
+    case_kind = CaseKind(kind) if kind is not None else kind_for(category)
+    due = due_at(case_kind, now, tz, holidays)
+    number = allocate_number(session, now.astimezone(tz).date())
+    values: dict[str, Any] = {
+        "number": number,
+        "call_sid": call_sid,
+        "kind": case_kind,
+        "category": category,
+        "language": language,
+        "caller_number": caller_number,
+        "caller_raw": caller_raw[:MAX_CALLER_RAW],
+        "confidential": confidential,
+        "transcript": transcript,
+        "recording_sid": recording_sid,
+        "state": CaseState.RECEIVED,
+        "unit_code": None,
+        "created_at": now,
+        "updated_at": now,
+        "due_at": due,
+        "remind_at": remind_at(due, now),
+        "reopen_count": 0,
+        "source": source,
+    }
+    if call_sid is None:
+        case = Case(**values)
+        session.add(case)
+        session.flush()
+    else:
+        insert_if_missing(session, Case, values, unique="call_sid")
+        found = _by_call_sid(session, call_sid)
+        if found is None:  # pragma: no cover - the row exists after the insert
+            raise CaseError(f"case for call {call_sid} vanished")
+        case = found
+        if case.number != number:
+            return case  # a concurrent intake of the same call won
+    _log(
+        session,
+        case,
+        at=now,
+        actor=actor,
+        action=RECEIVE,
+        from_state=None,
+        data={"kind": case_kind.value, "category": category, "due_at": due.isoformat()},
+    )
+    session.flush()
+    return case
+
+
+def apply(
+    session: Session,
+    case_number: str,
+    action: Action | str,
+    *,
+    actor: str,
+    note: str = "",
+    unit_code: str | None = None,
+    units: Units | None = None,
+    tz: dt.tzinfo | None = None,
+    holidays: Mapping[dt.date, str] | None = None,
+    now: dt.datetime | None = None,
+) -> Case:
+    """Do `action` to a case: the transition, its fields and its audit event.
+
+    - dispatch needs `unit_code`, a unit of `units` (re-dispatching to another unit is allowed,
+      to the unit it is already with is refused);
+    - resolve needs `note`, the unit's feedback, kept in `feedback`;
+    - reopen (重办) needs `note`, the reason; it counts in `reopen_count` and starts the time
+      limit again from now, which needs `tz` and `holidays`;
+    - escalate (督办) leaves the state and records when the case was first escalated.
+
+    Raises CaseNotFound, IllegalTransition, NoteRequired, UnknownUnit (all CaseError).
+    """
+    try:
+        action = Action(action)
+    except ValueError:
+        known = ", ".join(a.value for a in Action)
+        raise CaseError(f"unknown action {action!r} (known: {known})") from None
+    note = note.strip()
+    actor = _actor(actor)
+    case = _locked(session, case_number)
+    target = transition(case.state, action)
+    if action in NOTE_REQUIRED and not note:
+        what = "the unit's feedback" if action is Action.RESOLVE else "the caller's reason"
+        raise NoteRequired(f"{action.value} {case.number}: a note is required ({what})")
+    if unit_code is not None and action is not Action.DISPATCH:
+        raise CaseError(f"{action.value} takes no unit (only dispatch does)")
+    now = _aware(now or utcnow())
+    data: dict[str, Any] = {}
+    if action is Action.DISPATCH:
+        unit = _known_unit(unit_code, units)
+        if case.state is CaseState.DISPATCHED and case.unit_code == unit:
+            raise CaseError(f"case {case.number} is already dispatched to {unit}")
+        data = {"unit": unit, "previous_unit": case.unit_code}
+        case.unit_code = unit
+    elif action is Action.RESOLVE:
+        case.feedback = note
+        case.resolved_at = now
+    elif action is Action.CLOSE:
+        case.closed_at = now
+    elif action is Action.REOPEN:
+        if tz is None or holidays is None:
+            raise TypeError("reopen recomputes the deadline: pass tz and holidays")
+        due = due_at(case.kind, now, tz, holidays)
+        data = {"due_at": due.isoformat(), "previous_due_at": case.due_at.isoformat()}
+        case.reopen_count += 1
+        case.due_at, case.remind_at = due, remind_at(due, now)
+        case.reminded_at = case.escalated_at = None
+        case.resolved_at = case.closed_at = None
+    elif action is Action.ESCALATE:
+        data = _overdue_data(case, now)
+        if case.escalated_at is None:
+            case.escalated_at = now
+    from_state = case.state
+    case.state = target
+    case.updated_at = now
+    _log(
+        session,
+        case,
+        at=now,
+        actor=actor,
+        action=action.value,
+        from_state=from_state,
+        note=note,
+        data=data,
+    )
+    session.flush()
+    return case
+
+
+def get_case(session: Session, number: str) -> Case:
+    """The case numbered `number`, or CaseNotFound."""
+    case = session.scalar(select(Case).where(Case.number == number.strip()))
+    if case is None:
+        raise CaseNotFound(f"no case numbered {number!r}")
+    return case
+
+
+def case_by_call(session: Session, call_sid: str) -> Case | None:
+    """The case a call made, if any."""
+    return _by_call_sid(session, call_sid)
+
+
+def timeline(session: Session, case: Case) -> list[CaseEvent]:
+    """The case's events, oldest first."""
+    return list(
+        session.scalars(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.at, CaseEvent.id)
+        )
+    )
+
+
+def list_cases(
+    session: Session,
+    *,
+    state: CaseState | str | None = None,
+    unit: str | None = None,
+    overdue: bool | None = None,
+    limit: int = 50,
+    now: dt.datetime | None = None,
+) -> list[Case]:
+    """Cases, newest first: in `state`, with `unit`, overdue (open and past due) or not."""
+    query = select(Case)
+    if state is not None:
+        query = query.where(Case.state == CaseState(state))
+    if unit is not None:
+        query = query.where(Case.unit_code == unit)
+    if overdue is not None:
+        late = and_(Case.state.in_(OPEN_STATES_ORDERED), Case.due_at <= (now or utcnow()))
+        query = query.where(late if overdue else not_(late))
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def due_for_reminder(session: Session, now: dt.datetime, *, limit: int = 500) -> list[Case]:
+    """Open cases whose reminder time has come: not reminded, not escalated, not yet overdue.
+
+    (An overdue case is escalated instead: see `due_for_escalation`.) Soonest due first.
+    """
+    return list(
+        session.scalars(
+            select(Case)
+            .where(
+                Case.state.in_(OPEN_STATES_ORDERED),
+                Case.remind_at <= now,
+                Case.due_at > now,
+                Case.reminded_at.is_(None),
+                Case.escalated_at.is_(None),
+            )
+            .order_by(Case.due_at, Case.id)
+            .limit(limit)
+        )
+    )
+
+
+def due_for_escalation(session: Session, now: dt.datetime, *, limit: int = 500) -> list[Case]:
+    """Open cases past their deadline that were not escalated yet, most overdue first."""
+    return list(
+        session.scalars(
+            select(Case)
+            .where(
+                Case.state.in_(OPEN_STATES_ORDERED),
+                Case.due_at <= now,
+                Case.escalated_at.is_(None),
+            )
+            .order_by(Case.due_at, Case.id)
+            .limit(limit)
+        )
+    )
+
+
+def mark_reminded(
+    session: Session, case: Case | str, *, actor: str = "system", now: dt.datetime | None = None
+) -> bool:
+    """Record that the unit was reminded (a `remind` event); False if it already was.
+
+    One conditional UPDATE: of two workers reminding the same case, one wins.
+    """
+    actor = _actor(actor)
+    case = case if isinstance(case, Case) else get_case(session, case)
+    now = _aware(now or utcnow())
+    result = session.execute(
+        update(Case)
+        .where(Case.id == case.id, Case.reminded_at.is_(None))
+        .values(reminded_at=now, updated_at=now)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    _log(
+        session,
+        case,
+        at=now,
+        actor=actor,
+        action=REMIND,
+        from_state=case.state,
+        data={"unit": case.unit_code, "due_at": case.due_at.isoformat()},
+    )
+    session.flush()
+    return True
+
+
+def mark_escalated(
+    session: Session,
+    case: Case | str,
+    *,
+    actor: str = "system",
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> bool:
+    """Escalate an open case (an `escalate` event, state unchanged); False if it already was.
+
+    One conditional UPDATE: of two workers escalating the same case, one wins.
+    """
+    actor = _actor(actor)
+    case = case if isinstance(case, Case) else get_case(session, case)
+    now = _aware(now or utcnow())
+    result = session.execute(
+        update(Case)
+        .where(
+            Case.id == case.id,
+            Case.escalated_at.is_(None),
+            Case.state.in_(OPEN_STATES_ORDERED),
+        )
+        .values(escalated_at=now, updated_at=now)
+    )
+    if not getattr(result, "rowcount", 0):
+        return False
+    _log(
+        session,
+        case,
+        at=now,
+        actor=actor,
+        action=Action.ESCALATE.value,
+        from_state=case.state,
+        note=note.strip(),
+        data=_overdue_data(case, now),
+    )
+    session.flush()
+    return True
+
+
+def stored_holidays(session: Session) -> dict[dt.date, str]:
+    """The holidays of the imported duty roster (empty when none was imported)."""
+    from routing.models import Holiday
+
+    return {h.day: h.name for h in session.scalars(select(Holiday).order_by(Holiday.day))}
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _by_call_sid(session: Session, call_sid: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.call_sid == call_sid))
+
+
+def _locked(session: Session, number: str) -> Case:
+    """The case, its row locked for this transaction and freshly read."""
+    _write_lock(session)
+    case = session.scalar(
+        select(Case)
+        .where(Case.number == number.strip())
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if case is None:
+        raise CaseNotFound(f"no case numbered {number!r}")
+    return case
+
+
+def _write_lock(session: Session) -> None:
+    """On SQLite, take the database's write lock now, before this transaction reads.
+
+    A deferred SQLite transaction that has read cannot start writing once another connection
+    committed ("database is locked", at once, without waiting), so a read-then-write raced by
+    another process would fail. A write that changes nothing takes the lock first, and a
+    concurrent writer waits its turn (busy_timeout). PostgreSQL needs none of this: rows are
+    locked by the statements themselves (upsert, INSERT … ON CONFLICT, SELECT … FOR UPDATE).
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        table = cast(Table, CaseCounter.__table__)
+        session.execute(update(table).where(false()).values(last=table.c.last))
+
+
+def _known_unit(code: str | None, units: Units | None) -> str:
+    if not code or not code.strip():
+        raise UnknownUnit("dispatch needs a unit (its code in config/units.yaml)")
+    code = code.strip()
+    if units is None:
+        raise UnknownUnit(f"cannot check unit {code!r}: no units given")
+    if code not in units:
+        known = ", ".join(u.code for u in units)
+        raise UnknownUnit(f"unknown unit {code!r} (units: {known})")
+    return code
+
+
+def _overdue_data(case: Case, now: dt.datetime) -> dict[str, Any]:
+    overdue_s = int((now - case.due_at).total_seconds())
+    return {"unit": case.unit_code, "due_at": case.due_at.isoformat(), "overdue_s": overdue_s}
+
+
+def _log(
+    session: Session,
+    case: Case,
+    *,
+    at: dt.datetime,
+    actor: str,
+    action: str,
+    from_state: CaseState | None,
+    note: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            at=at,
+            actor=_actor(actor),
+            action=action,
+            from_state=from_state,
+            to_state=case.state,
+            note=note,
+            data=data or {},
+        )
+    )
+
+
+def _actor(actor: str) -> str:
+    actor = actor.strip()
+    if not actor:
+        raise CaseError("actor: say who did it (e.g. cli:<login>, unit:<code>, system)")
+    return actor[:MAX_ACTOR]
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime; use core.db.utcnow() or an aware datetime")
+    return value.astimezone(dt.UTC)
+
+
+__all__ = [
+    "CaseError",
+    "CaseNotFound",
+    "NoteRequired",
+    "UnknownUnit",
+    "allocate_number",
+    "apply",
+    "case_by_call",
+    "create_case",
+    "due_for_escalation",
+    "due_for_reminder",
+    "format_number",
+    "get_case",
+    "list_cases",
+    "mark_escalated",
+    "mark_reminded",
+    "stored_holidays",
+    "timeline",
+]

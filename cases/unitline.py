@@ -1,0 +1,225 @@
+"""The units' report-back line: a duty contact calls, keys in the case number and the unit's
+PIN, and accepts the case or records the result — no web login needed.
+
+Point a second Twilio number's voice webhook at /voice/units/incoming. Every step's URL carries
+the case and the CallSid it was issued for; Twilio signs those URLs, so a later step can't be
+reached without passing the PIN on the same call.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from calls.webhook import accept_call_webhook
+from cases.service import CaseError, CaseNotFound, apply, get_case
+from cases.views import units
+from cases.workflow import CaseState
+from core import db, webhooks
+from core.db import utcnow
+from routing import store
+
+log = logging.getLogger(__name__)
+bp = webhooks.protect(Blueprint("unitline", __name__, url_prefix="/voice/units"))
+
+MAX_TRIES = 3
+_ZH = {"language": "cmn-CN", "voice": "Polly.Zhiyu"}
+_CASE = re.compile(r"^MS-\d{8}-\d{4}$")
+
+
+def _ask(response: VoiceResponse, text: str, action: str, *, digits: int | None = None) -> None:
+    gather = response.gather(
+        input="dtmf",
+        action=webhooks.settings().public_url(action),
+        method="POST",
+        timeout=10,
+        finish_on_key="#",
+        num_digits=digits,
+        action_on_empty_result=True,
+    )
+    gather.say(text, **_ZH)
+
+
+def _bye(response: VoiceResponse, text: str) -> Response:
+    response.say(text, **_ZH)
+    response.hangup()
+    return webhooks.twiml(response)
+
+
+def case_number(digits: str) -> str | None:
+    """ "202611250042" (what a phone keypad can send) → "MS-20261125-0042"."""
+    digits = digits.strip().rstrip("#")
+    if not (digits.isascii() and digits.isdigit() and len(digits) == 12):
+        return None
+    return f"MS-{digits[:8]}-{digits[8:]}"
+
+
+def _tries() -> int:
+    raw = request.args.get("try", "0")
+    return int(raw) if raw.isdigit() and len(raw) < 3 else MAX_TRIES
+
+
+def _authorised_case() -> str:
+    """The case of a step that follows a correct PIN on this same call (else 403)."""
+    number = request.args.get("case", "")
+    if not _CASE.match(number) or request.args.get("call") != webhooks.params().get("CallSid"):
+        abort(403, description="this step belongs to another call")
+    return number
+
+
+@bp.post("/incoming")
+def incoming() -> Response:
+    accept_call_webhook()
+    db.session().commit()
+    response = VoiceResponse()
+    _ask(
+        response,
+        "民生110单位反馈专线。请输入十二位工单号数字，以井号键结束。",
+        "/voice/units/case?try=0",
+    )
+    return webhooks.twiml(response)
+
+
+@bp.post("/case")
+def case() -> Response:
+    """The case number: known → ask for the PIN; unknown → again, three times at most."""
+    accept_call_webhook()
+    tries, session = _tries() + 1, db.session()
+    number = case_number(webhooks.params().get("Digits", ""))
+    found = None
+    if number is not None:
+        try:
+            found = get_case(session, number)
+        except CaseNotFound:
+            found = None
+    session.commit()
+    response = VoiceResponse()
+    if found is None or found.unit_code is None:
+        if tries >= MAX_TRIES:
+            return _bye(response, "未找到该工单。请核对短信中的工单号后再拨。再见。")
+        _ask(
+            response,
+            "未找到该工单，请重新输入十二位工单号，以井号键结束。",
+            f"/voice/units/case?try={tries}",
+        )
+        return webhooks.twiml(response)
+    _ask(
+        response,
+        "请输入贵单位的反馈密码，以井号键结束。",
+        f"/voice/units/pin?case={found.number}&try=0",
+    )
+    return webhooks.twiml(response)
+
+
+@bp.post("/pin")
+def pin() -> Response:
+    """The unit's PIN for the unit the case is with; three wrong ones end the call and alert."""
+    report = accept_call_webhook()
+    number, tries, session = request.args.get("case", ""), _tries() + 1, db.session()
+    try:
+        found = get_case(session, number)
+    except CaseNotFound:
+        abort(400, description=f"case: unknown case {number[:32]!r}")
+    unit = units().get(found.unit_code or "")
+    if unit is None or not unit.check_pin(webhooks.params().get("Digits", "").strip().rstrip("#")):
+        response = VoiceResponse()
+        if tries >= MAX_TRIES:
+            store.raise_alert(
+                session,
+                {
+                    "call_sid": report.call_sid,
+                    "priority": 2,
+                    "kind": f"unit-pin:{found.unit_code}",
+                    "message": f"three wrong PINs for case {number} from {report.from_raw[:32]}",
+                    "at": utcnow(),
+                },
+            )
+            session.commit()
+            log.warning("unit line: three wrong PINs for %s (%s)", number, found.unit_code)
+            return _bye(response, "密码错误次数过多，本次通话结束。")
+        session.commit()
+        _ask(response, "密码错误，请重新输入。", f"/voice/units/pin?case={number}&try={tries}")
+        return webhooks.twiml(response)
+    session.commit()
+    return webhooks.twiml(_menu(number, found.state, report.call_sid))
+
+
+def _menu(number: str, state: CaseState, call_sid: str) -> VoiceResponse:
+    response = VoiceResponse()
+    status = {
+        CaseState.DISPATCHED: "待接单",
+        CaseState.ACCEPTED: "已接单",
+        CaseState.IN_PROGRESS: "办理中",
+        CaseState.REOPENED: "重办",
+    }.get(state, "不可反馈")
+    if status == "不可反馈":
+        return _bye(response, "该工单当前状态不需要单位反馈。再见。")
+    _ask(
+        response,
+        f"工单状态：{status}。接单请按1；已办结、录音说明办理结果请按2。",
+        f"/voice/units/act?case={number}&call={call_sid}",
+        digits=1,
+    )
+    return response
+
+
+@bp.post("/act")
+def act() -> Response:
+    """1: accept the case; 2: record the result."""
+    number = _authorised_case()
+    report = accept_call_webhook()
+    digit, session = webhooks.params().get("Digits", "")[:1], db.session()
+    response = VoiceResponse()
+    if digit == "1":
+        try:
+            apply(session, number, "accept", actor=f"phone:{report.from_raw[:20]}")
+        except CaseError as exc:
+            session.rollback()
+            return _bye(response, f"无法接单：{exc}")
+        session.commit()
+        return _bye(response, "已接单，请按时办理并反馈。再见。")
+    if digit == "2":
+        session.commit()
+        response.say("请在提示音后说明办理结果，说完请按井号键。", **_ZH)
+        response.record(
+            action=webhooks.settings().public_url(
+                f"/voice/units/result?case={number}&call={report.call_sid}"
+            ),
+            method="POST",
+            max_length=180,
+            finish_on_key="#",
+            play_beep=True,
+            trim="trim-silence",
+            recording_status_callback=webhooks.settings().public_url("/voice/recording-status"),
+        )
+        return webhooks.twiml(response)
+    session.commit()
+    return _bye(response, "未收到有效选择。再见。")
+
+
+@bp.post("/result")
+def result() -> Response:
+    """The recorded result: the case is resolved with the recording as its feedback."""
+    number = _authorised_case()
+    report = accept_call_webhook()
+    session, params = db.session(), webhooks.params()
+    recording = params.get("RecordingSid", "")
+    if not re.match(r"^RE[0-9a-f]{32}$", recording):
+        session.commit()
+        return _bye(VoiceResponse(), "没有录到反馈内容，请重新拨打。再见。")
+    actor = f"phone:{report.from_raw[:20]}"
+    try:
+        if get_case(session, number).state is CaseState.DISPATCHED:
+            apply(session, number, "accept", actor=actor)
+        apply(session, number, "resolve", actor=actor, note=f"电话反馈（录音 {recording}）")
+    except CaseError as exc:
+        session.rollback()
+        done = get_case(session, number)
+        if done.state is CaseState.RESOLVED and recording in (done.feedback or ""):
+            return _bye(VoiceResponse(), "已记录办结反馈，我们会回访来电人。谢谢，再见。")
+        return _bye(VoiceResponse(), f"无法记录办结：{exc}")
+    session.commit()
+    return _bye(VoiceResponse(), "已记录办结反馈，我们会回访来电人。谢谢，再见。")

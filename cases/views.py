@@ -1,0 +1,185 @@
+"""The service branch's webhook: the caller's recorded request becomes a case.
+
+One call makes at most one case (`create_case` is idempotent on the CallSid), however often
+Twilio delivers the webhook. With the database down, the request is spooled and becomes a case
+when it comes back; the caller is told they will be called back with the number.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from calls.service import get_call
+from calls.webhook import accept_call_webhook
+from cases import capture, supervision
+from cases.models import Case
+from cases.service import CaseError, apply, create_case, get_case, stored_holidays
+from cases.units import Units, load_units, unit_for
+from cases.workflow import CaseState
+from core import db, sms, webhooks
+from core.db import utcnow
+from core.phone import caller_e164
+from ivr import service as ivr_service
+from ivr.classifier import Kind
+from routing import durable
+from routing import views as routing
+
+log = logging.getLogger(__name__)
+bp = webhooks.protect(Blueprint("cases", __name__, url_prefix="/voice"))
+RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
+INTAKE = "case_intake"
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["hotline.settings"]
+    app.extensions["hotline.units"] = _units(
+        settings.units_file, settings.units_file.stat().st_mtime_ns, settings.default_region
+    )
+    app.register_blueprint(bp)
+    durable.HANDLERS[INTAKE] = _intake_from_spool
+    supervision.init_app(app)
+    from cases.progress import bp as progress_bp
+    from cases.unitline import bp as unitline_bp
+
+    app.register_blueprint(unitline_bp)
+    app.register_blueprint(progress_bp)
+
+
+@functools.lru_cache(maxsize=8)
+def _units(path: Path, _mtime_ns: int, region: str) -> Units:
+    # Hashing every unit's PIN is deliberately slow; do it once per file version.
+    return load_units(path, region)
+
+
+def _language() -> str:
+    return "en" if request.args.get("lang") == "en" else "zh"
+
+
+def _recording_sid() -> str | None:
+    sid = webhooks.params().get("RecordingSid", "")
+    return sid if RECORDING_SID.match(sid) else None
+
+
+def _recorded_without_db() -> Response:
+    report = durable.accept_call_durably()
+    language = _language()
+    durable.spool().write(
+        INTAKE,
+        {
+            "call_sid": report.call_sid,
+            "caller_raw": report.from_raw,
+            "language": language,
+            "recording_sid": _recording_sid(),
+            "at": utcnow().isoformat(),
+            "region": webhooks.settings().default_region,
+        },
+    )
+    response = VoiceResponse()
+    capture.say_later(response, language)
+    return webhooks.twiml(response)
+
+
+@bp.post("/cases/recorded")
+@durable.unless_db_down(_recorded_without_db)
+def recorded() -> Response:
+    """The caller finished (or hung up during) the recording: open the case, read its number."""
+    report = accept_call_webhook()
+    language, settings, session = _language(), webhooks.settings(), db.session()
+    ivr = ivr_service.get(session, report.call_sid)
+    transcript = " / ".join(u["text"] for u in ivr.utterances) if ivr else ""
+    recording_sid = None if request.args.get("nothing") else _recording_sid()
+    if recording_sid is None and not transcript:
+        # Nothing recorded and nothing said: a person takes it from here.
+        response = VoiceResponse()
+        session.commit()
+        return webhooks.twiml(routing.start(response, report.call_sid, "desk", language))
+    category = "other"
+    if ivr is not None and ivr.kind is Kind.SERVICE and ivr.category:
+        category = ivr.category
+    call = get_call(session, report.call_sid)
+    case = create_case(
+        session,
+        call_sid=report.call_sid,
+        category=category,
+        language=language,
+        caller_number=call.from_number if call else None,
+        caller_raw=report.from_raw,
+        transcript=transcript,
+        recording_sid=recording_sid,
+        tz=settings.tz,
+        holidays=stored_holidays(session),
+    )
+    if case.recording_sid is None and recording_sid is not None:
+        case.recording_sid = recording_sid  # the recording arrived on a later delivery
+    texted = _after_intake(session, case.number, case.caller_number, language)
+    session.commit()
+    log.info("call %s: case %s (%s)", report.call_sid, case.number, category)
+    return webhooks.twiml(capture.case_taken(case.number, language, sms=texted))
+
+
+def units() -> Units:
+    found: Units = current_app.extensions["hotline.units"]
+    return found
+
+
+def _after_intake(session: Any, number: str, caller: str | None, language: str) -> bool:
+    """Dispatch the case to the unit for its category, and text the caller the number."""
+    case = apply_dispatch_if_new(session, number)
+    if case.state is CaseState.DISPATCHED:
+        supervision.notify_dispatched(session, units(), case, webhooks.settings().tz)
+    if caller is None:
+        return False
+    return sms.schedule_sms(
+        session,
+        key=f"case-received:{number}",
+        to=caller,
+        body=capture.sms_text(number, language),
+    )
+
+
+def apply_dispatch_if_new(session: Any, number: str) -> Case:
+    """转办: a new case goes to the unit its category maps to (a dispatcher can change it)."""
+    case = get_case(session, number)
+    if case.state is not CaseState.RECEIVED or case.confidential:
+        return case
+    unit = unit_for(units(), case.category)
+    try:
+        return apply(
+            session,
+            number,
+            "dispatch",
+            actor="system",
+            note=f"by category {case.category}",
+            unit_code=unit.code,
+            units=units(),
+        )
+    except CaseError:
+        log.exception("case %s: automatic dispatch failed; left for a dispatcher", number)
+        return case
+
+
+def _intake_from_spool(session: Any, record: dict[str, Any]) -> None:
+    """Replay a request taken while the database was down: the case, then its SMS."""
+    settings = current_app.extensions["hotline.settings"]
+    ivr = ivr_service.get(session, record["call_sid"])
+    transcript = " / ".join(u["text"] for u in ivr.utterances) if ivr else ""
+    case = create_case(
+        session,
+        call_sid=record["call_sid"],
+        category="other",
+        language=record["language"],
+        caller_number=caller_e164(record["caller_raw"], record["region"]),
+        caller_raw=record["caller_raw"],
+        transcript=transcript,
+        recording_sid=record.get("recording_sid"),
+        tz=settings.tz,
+        holidays=stored_holidays(session),
+    )
+    _after_intake(session, case.number, case.caller_number, record["language"])

@@ -1,0 +1,6 @@
+"""Contracted market service providers (市场服务商): locksmiths, plumbers, appliance repair, movers.
+
+Admitted by contract (config/providers.yaml), dispatched by the center at agreed prices at least
+15% below market, suspended automatically after three complaints within a rolling year, and
+assessed at year end on volume and quality (`providers.service.year_report`).
+"""

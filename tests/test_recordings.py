@@ -1,0 +1,247 @@
+"""Recordings: noted from the callback, downloaded by a job, verified, kept; never half-stored."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from core import jobs
+from core.jobs import Job, JobState
+from recordings import service
+from recordings.models import RecordingState
+from tests.support import TwilioSigner, new_call_sid
+
+AUDIO = b"RIFF" + bytes(range(256)) * 40  # a stand-in WAV body, 10 KiB
+
+
+class FakeTwilioMedia:
+    """A local stand-in for api.twilio.com's recording media URLs."""
+
+    def __init__(self) -> None:
+        self.failures_left = 0
+        self.truncate = False
+        self.requests: list[tuple[str, str, str | None]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _serve(self) -> None:
+                fake.requests.append((self.command, self.path, self.headers.get("Authorization")))
+                if fake.failures_left:
+                    fake.failures_left -= 1
+                    self.send_response(500)
+                    self.end_headers()
+                    return
+                if self.command == "DELETE":
+                    self.send_response(204)
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "audio/x-wav")
+                self.send_header("Content-Length", str(len(AUDIO)))
+                self.end_headers()
+                self.wfile.write(AUDIO[: len(AUDIO) // 2] if fake.truncate else AUDIO)
+
+            do_GET = _serve
+            do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def url(self, account: str, sid: str) -> str:
+        return f"{self.base}/2010-04-01/Accounts/{account}/Recordings/{sid}"
+
+
+@pytest.fixture
+def media() -> Iterator[FakeTwilioMedia]:
+    fake = FakeTwilioMedia()
+    yield fake
+    fake.server.shutdown()
+    fake.server.server_close()
+
+
+@pytest.fixture
+def media_settings(app: Flask, settings: Settings, media: FakeTwilioMedia) -> Settings:
+    changed = dataclasses.replace(settings, twilio_api_base_url=media.base)
+    app.extensions["hotline.settings"] = changed
+    return changed
+
+
+def callback(settings: Settings, media: FakeTwilioMedia, **extra: str) -> dict[str, str]:
+    sid = "RE" + new_call_sid()[2:]
+    params = {
+        "AccountSid": settings.twilio_account_sid,
+        "CallSid": new_call_sid(),
+        "RecordingSid": sid,
+        "RecordingUrl": media.url(settings.twilio_account_sid, sid),
+        "RecordingStatus": "completed",
+        "RecordingDuration": "17",
+        "RecordingChannels": "1",
+        "RecordingSource": "RecordVerb",
+    }
+    params.update(extra)
+    return params
+
+
+def job_for(session: Session, sid: str) -> Job:
+    return session.scalars(
+        select(Job).where(Job.key == sid).execution_options(populate_existing=True)
+    ).one()
+
+
+def test_a_recording_is_downloaded_with_the_account_credentials_and_verified(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    params = callback(media_settings, media)
+    assert twilio.post("/voice/recording-status", params).status_code == 204
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None and recording.state is RecordingState.PENDING
+
+    assert jobs.run_due(app) == {"done": 1}
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None
+    assert recording.state is RecordingState.STORED
+    assert recording.size_bytes == len(AUDIO)
+    assert recording.sha256 == hashlib.sha256(AUDIO).hexdigest()
+    assert recording.duration_s == 17
+    path = media_settings.recordings_dir / (recording.storage_key or "")
+    assert path.read_bytes() == AUDIO
+    method, url_path, auth = media.requests[0]
+    assert (method, url_path.endswith(".wav")) == ("GET", True)
+    assert auth is not None and auth.startswith("Basic ")
+
+
+def test_a_repeated_callback_schedules_one_download(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    params = callback(media_settings, media)
+    twilio.post("/voice/recording-status", params)
+    twilio.post("/voice/recording-status", params)
+    assert jobs.run_due(app) == {"done": 1}
+    assert len(media.requests) == 1
+    assert jobs.run_due(app) == {}
+
+
+def test_failures_retry_with_backoff_and_stay_visible(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    params = callback(media_settings, media)
+    twilio.post("/voice/recording-status", params)
+    media.failures_left = 1
+    assert jobs.run_due(app) == {"retry": 1}
+    job = job_for(db_session, params["RecordingSid"])
+    assert (job.state, job.attempts) == (JobState.PENDING, 1)
+    assert job.last_error is not None and "HTTP 500" in job.last_error
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None and recording.state is RecordingState.PENDING
+    assert jobs.run_due(app) == {}, "not due again before its backoff"
+    assert jobs.run_due(app, now=job.due_at) == {"done": 1}
+
+
+def test_a_truncated_download_is_never_marked_stored(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    params = callback(media_settings, media)
+    twilio.post("/voice/recording-status", params)
+    media.truncate = True
+    assert jobs.run_due(app) == {"retry": 1}
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None
+    assert recording.state is RecordingState.PENDING
+    assert recording.storage_key is None
+    assert not list(Path(media_settings.recordings_dir).rglob("*.wav")), "no partial file kept"
+    error = job_for(db_session, params["RecordingSid"]).last_error or ""
+    assert "truncated" in error or "broke off" in error
+
+
+def test_media_from_any_other_host_is_refused(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    params = callback(media_settings, media, RecordingUrl="http://169.254.169.254/latest/meta-data")
+    twilio.post("/voice/recording-status", params)
+    assert jobs.run_due(app) == {"retry": 1}
+    assert "refusing" in (job_for(db_session, params["RecordingSid"]).last_error or "")
+    assert media.requests == []
+
+
+def test_an_absent_recording_is_marked_failed_without_a_job(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    params = callback(media_settings, media, RecordingStatus="absent")
+    assert twilio.post("/voice/recording-status", params).status_code == 204
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None and recording.state is RecordingState.FAILED
+    assert jobs.run_due(app) == {}
+
+
+def test_twilios_copy_is_deleted_only_after_ours_is_verified(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    app.extensions["hotline.settings"] = dataclasses.replace(
+        media_settings, delete_recordings_at_twilio=True
+    )
+    params = callback(media_settings, media)
+    twilio.post("/voice/recording-status", params)
+    assert jobs.run_due(app) == {"done": 1}  # the download
+    assert jobs.run_due(app) == {"done": 1}  # then the delete
+    assert [m for m, _, _ in media.requests] == ["GET", "DELETE"]
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None and recording.deleted_remote_at is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [({"RecordingSid": "RE1"}, "RecordingSid"), ({"CallSid": "nope"}, "CallSid")],
+)
+def test_bad_recording_callbacks_are_refused(
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    change: dict[str, str],
+    reason: str,
+) -> None:
+    params = {**callback(media_settings, media), **change}
+    response = twilio.post("/voice/recording-status", params)
+    assert response.status_code == 400
+    assert reason in response.get_data(as_text=True)

@@ -1,0 +1,139 @@
+"""The units' report-back line: case number, PIN, accept or record the result — by phone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from cases.models import Case
+from cases.service import apply, create_case, get_case, timeline
+from cases.workflow import CaseState
+from config.settings import Settings
+from routing.models import Alert
+from tests.support import TwilioSigner, call_params, gather_of, path_of, said, twiml
+
+PIN = "1005"  # water_supply's demo PIN in config/units.yaml
+
+
+@pytest.fixture
+def number(app: Flask, db_session: Session, settings: Settings) -> str:
+    case = create_case(
+        db_session,
+        call_sid="CA" + "2" * 32,
+        category="utilities",
+        language="zh",
+        caller_number="+8613800138000",
+        caller_raw="+8613800138000",
+        transcript="停水了",
+        tz=settings.tz,
+        holidays={},
+        now=dt.datetime.now(dt.UTC),
+    )
+    apply(
+        db_session,
+        case.number,
+        "dispatch",
+        actor="dispatcher",
+        unit_code="water_supply",
+        units=app.extensions["hotline.units"],
+    )
+    db_session.commit()
+    return case.number
+
+
+class DutyContact:
+    def __init__(self, twilio: TwilioSigner, settings: Settings) -> None:
+        self.twilio = twilio
+        self.params = call_params(settings, From="+8613805990701")
+        self.root = twiml(twilio.post("/voice/units/incoming", self.params))
+
+    def key(self, digits: str) -> ET.Element:
+        action = gather_of(self.root).get("action") or ""
+        self.root = twiml(self.twilio.post(path_of(action), {**self.params, "Digits": digits}))
+        return self.root
+
+    def heard(self) -> str:
+        return " ".join(text for _, text in said(self.root))
+
+
+@pytest.fixture
+def contact(twilio: TwilioSigner, settings: Settings) -> DutyContact:
+    return DutyContact(twilio, settings)
+
+
+def digits_of(number: str) -> str:
+    return number.replace("MS-", "").replace("-", "") + "#"
+
+
+def test_a_unit_reports_the_result_by_phone(
+    contact: DutyContact, twilio: TwilioSigner, number: str, db_session: Session
+) -> None:
+    assert "十二位工单号" in contact.heard()
+    contact.key(digits_of(number))
+    assert "密码" in contact.heard()
+    contact.key("0000#")
+    assert "密码错误" in contact.heard()
+    contact.key(PIN + "#")
+    assert "待接单" in contact.heard()
+    root = contact.key("2")
+    record = root.find("Record")
+    assert record is not None
+    params = {**contact.params, "RecordingSid": "RE" + "b" * 32, "RecordingDuration": "30"}
+    done = twiml(twilio.post(path_of(record.get("action") or ""), params))
+    assert "已记录办结反馈" in " ".join(t for _, t in said(done))
+
+    case = get_case(db_session, number)
+    assert case.state is CaseState.RESOLVED
+    assert "RE" + "b" * 32 in (case.feedback or "")
+    events = timeline(db_session, case)
+    assert [e.action for e in events][-2:] == ["accept", "resolve"]
+    assert events[-1].actor == "phone:+8613805990701"
+
+
+def test_pressing_1_accepts_the_case(
+    contact: DutyContact, number: str, db_session: Session
+) -> None:
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    contact.key("1")
+    assert "已接单" in contact.heard()
+    assert get_case(db_session, number).state is CaseState.ACCEPTED
+
+
+def test_an_unknown_case_number_is_asked_three_times_then_the_call_ends(
+    contact: DutyContact, db_session: Session
+) -> None:
+    contact.key("209912310001#")
+    assert "未找到该工单" in contact.heard()
+    contact.key("12#")
+    root = contact.key("000000000000#")
+    assert root.find("Hangup") is not None
+    assert db_session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_three_wrong_pins_end_the_call_and_alert(
+    contact: DutyContact, number: str, db_session: Session
+) -> None:
+    contact.key(digits_of(number))
+    contact.key("1111#")
+    contact.key("2222#")
+    root = contact.key("3333#")
+    assert root.find("Hangup") is not None
+    assert "错误次数过多" in contact.heard()
+    alert = db_session.scalars(select(Alert).where(Alert.kind == "unit-pin:water_supply")).one()
+    assert alert.priority == 2
+    assert get_case(db_session, number).state is CaseState.DISPATCHED, "nothing changed"
+
+
+def test_a_step_after_the_pin_cannot_be_reached_from_another_call(
+    twilio: TwilioSigner, settings: Settings, number: str, db_session: Session
+) -> None:
+    other = call_params(settings, Digits="1")
+    path = f"/voice/units/act?case={number}&call={'CA' + 'f' * 32}"
+    assert twilio.post(path, other).status_code == 403
+    assert get_case(db_session, number).state is CaseState.DISPATCHED
