@@ -21,6 +21,7 @@ install: $(STAMP)
 run: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline roster import --if-empty config/roster.yaml
+	$(BIN)/hotline providers sync
 	# The web server and the job worker together; Ctrl-C stops both.
 	trap 'kill 0' EXIT INT TERM; $(BIN)/hotline worker & $(BIN)/hotline run --host 127.0.0.1 --port 5000
 

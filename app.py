@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from cases import views as cases_views
     from cases.cli import cases_cli
     from ivr import views as ivr_views
+    from providers.cli import providers_cli
     from recordings.views import bp as recordings_bp
     from routing import durable
     from routing import views as routing_views
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(recordings_bp)
     app.cli.add_command(roster_cli)
     app.cli.add_command(cases_cli)
+    app.cli.add_command(providers_cli)
     app.cli.add_command(spool_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_cli)

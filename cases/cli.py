@@ -13,12 +13,13 @@ import getpass
 import click
 from flask import current_app
 
-from cases import service
+from cases import service, supervision
 from cases.models import Case
 from cases.units import hash_pin, units_for_app
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
 from core import db
 from core.webhooks import settings
+from providers.service import refusal
 
 _ACTOR_HELP = "Who is acting, for the audit log (default: cli:<login name>)."
 
@@ -187,6 +188,10 @@ def _act(
 ) -> None:
     session = db.session()
     units = units_for_app(current_app) if action is Action.DISPATCH else None
+    if action is Action.DISPATCH and unit is not None:
+        refused = refusal(session, unit, dt.datetime.now(dt.UTC), settings().tz)
+        if refused is not None:
+            raise click.ClickException(f"cannot dispatch {number} to {unit}: {refused}")
     holidays = service.stored_holidays(session) if action is Action.REOPEN else None
     try:
         case = service.apply(
@@ -203,6 +208,8 @@ def _act(
     except CaseError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
+    if action is Action.DISPATCH and units is not None:
+        supervision.notify_dispatched(session, units, case, settings().tz)
     session.commit()
     detail = ""
     target = units.get(case.unit_code) if units is not None and case.unit_code else None

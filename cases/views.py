@@ -7,10 +7,8 @@ when it comes back; the caller is told they will be called back with the number.
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -21,13 +19,14 @@ from calls.webhook import accept_call_webhook
 from cases import capture, supervision
 from cases.models import Case
 from cases.service import CaseError, apply, create_case, get_case, stored_holidays
-from cases.units import Units, load_units, unit_for
+from cases.units import Units, unit_for, units_for_app
 from cases.workflow import CaseState
 from core import db, sms, webhooks
 from core.db import utcnow
 from core.phone import caller_e164
 from ivr import service as ivr_service
 from ivr.classifier import Kind
+from providers.service import refusal
 from routing import durable
 from routing import views as routing
 
@@ -38,10 +37,7 @@ INTAKE = "case_intake"
 
 
 def init_app(app: Flask) -> None:
-    settings = app.extensions["hotline.settings"]
-    app.extensions["hotline.units"] = _units(
-        settings.units_file, settings.units_file.stat().st_mtime_ns, settings.default_region
-    )
+    units_for_app(app)  # load and validate at start-up: a bad file stops the service
     app.register_blueprint(bp)
     durable.HANDLERS[INTAKE] = _intake_from_spool
     supervision.init_app(app)
@@ -50,12 +46,6 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(unitline_bp)
     app.register_blueprint(progress_bp)
-
-
-@functools.lru_cache(maxsize=8)
-def _units(path: Path, _mtime_ns: int, region: str) -> Units:
-    # Hashing every unit's PIN is deliberately slow; do it once per file version.
-    return load_units(path, region)
 
 
 def _language() -> str:
@@ -150,6 +140,11 @@ def apply_dispatch_if_new(session: Any, number: str) -> Case:
     if case.state is not CaseState.RECEIVED or case.confidential:
         return case
     unit = unit_for(units(), case.category)
+    refused = refusal(session, unit.code, utcnow(), webhooks.settings().tz)
+    if refused is not None:
+        # A suspended or expired provider gets nothing more: the center takes it instead.
+        log.warning("case %s: %s; dispatched to %s", number, refused, units().default.code)
+        unit = units().default
     try:
         return apply(
             session,

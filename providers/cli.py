@@ -59,7 +59,7 @@ def sync(file: Path | None) -> None:
     )
     for label, codes in (
         ("no longer in the file, now expired", result.removed),
-        ("suspended (kept: re-admission lifts a suspension, not the file)", result.suspended),
+        ("still suspended (the file does not lift a suspension)", result.suspended),
         ("contract ended", result.expired),
     ):
         if codes:

@@ -818,3 +818,20 @@ def _aware(moment: dt.datetime, what: str = "now") -> dt.datetime:
 def _local_date(moment: dt.datetime, tz: dt.tzinfo | None) -> dt.date:
     """The date of `moment` in `tz` (None: in the moment's own timezone)."""
     return moment.astimezone(tz).date() if tz is not None else moment.date()
+
+
+def refusal(session: Session, code: str, now: dt.datetime, tz: dt.tzinfo) -> str | None:
+    """Why the unit `code` may not be sent a case now, if it is a provider that can't serve.
+
+    None when it is not a provider, or one that is active and within its contract.
+    """
+    provider = session.scalar(select(Provider).where(Provider.code == code))
+    if provider is None:
+        return None
+    if provider.state is not ProviderState.ACTIVE:
+        reason = f": {provider.suspension_reason}" if provider.suspension_reason else ""
+        return f"provider {code} is {provider.state.value}{reason}"
+    if not in_contract(provider, now.astimezone(tz).date()):
+        period = f"{provider.contract_start}–{provider.contract_end}"
+        return f"provider {code} is outside its contract ({period})"
+    return None

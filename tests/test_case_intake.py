@@ -287,3 +287,27 @@ def test_anyone_can_key_in_a_case_number(
     other = Caller(twilio, settings, From="+8613912345679")
     other.respond(Digits="8")
     assert "未找到该工单" in spoken(other.respond(Digits="209901010001#"))
+
+
+def test_a_suspended_provider_is_sent_no_more_cases(
+    app: Flask, twilio: TwilioSigner, settings: Settings, db_session: Session
+) -> None:
+    from providers.cli import providers_file
+    from providers.service import load_providers, record_complaint, sync_providers
+
+    sync_providers(db_session, load_providers(providers_file(app), settings.default_region))
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    for day in (30, 20, 10):
+        record_complaint(
+            db_session, "anju_home_services", None, "overcharged", now - dt.timedelta(days=day)
+        )
+    db_session.commit()
+    caller = Caller(twilio, settings)
+    caller.respond(SpeechResult="钥匙丢了 进不了门 想找个开锁师傅", Confidence="0.9")
+    caller.record()
+    case = case_by_call(db_session, caller.sid)
+    assert case is not None
+    assert case.category == "household_services"
+    assert case.unit_code == "service_center", "the center takes it, not the suspended provider"
