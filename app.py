@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from cases.cli import cases_cli
     from ivr import views as ivr_views
     from providers.cli import providers_cli
+    from recordings.api import bp as recordings_api_bp
     from recordings.views import bp as recordings_bp
     from routing import durable
     from routing import views as routing_views
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     cases_views.init_app(app)
     app.register_blueprint(calls_bp)
     app.register_blueprint(recordings_bp)
+    app.register_blueprint(recordings_api_bp)
     app.cli.add_command(roster_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(providers_cli)

@@ -71,6 +71,8 @@ class Settings:
     job_lease_s: int = 300
     twilio_api_base_url: str | None = None
     secret_key: str = dataclasses.field(default=DEV_SECRET_KEY, repr=False)
+    #: Bearer token for staff tools reading /api/v1 (recordings); unset: no staff API access.
+    staff_api_token: str | None = dataclasses.field(default=None, repr=False)
     #: Where a caller is put through when the hotline itself fails, and the emergency line's
     #: last resort (E.164).
     fallback_number: str | None = DEMO_FALLBACK_NUMBER
@@ -164,6 +166,7 @@ _ENV_NAMES = {
     "job_lease_s": "JOB_LEASE_S",
     "twilio_api_base_url": "TWILIO_API_BASE_URL",
     "secret_key": "SECRET_KEY",
+    "staff_api_token": "STAFF_API_TOKEN",
     "fallback_number": "FALLBACK_NUMBER",
     "service_desk_number": "SERVICE_DESK_NUMBER",
     "ivr_file": "IVR_FILE",
@@ -211,6 +214,8 @@ def _validate(s: Settings) -> None:
         ):
             if getattr(s, field) in (None, demo):
                 raise fail(field, "must be set to a real number in production")
+    if s.staff_api_token is not None and len(s.staff_api_token) < 24:
+        raise fail("staff_api_token", "must be at least 24 characters")
     if len(s.secret_key) < 16:
         raise fail("secret_key", "must be at least 16 characters")
 

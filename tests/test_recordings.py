@@ -245,3 +245,42 @@ def test_bad_recording_callbacks_are_refused(
     response = twilio.post("/voice/recording-status", params)
     assert response.status_code == 400
     assert reason in response.get_data(as_text=True)
+
+
+STAFF_TOKEN = "staff-token-0123456789abcdefghij"
+
+
+def test_recordings_are_served_to_staff_with_the_token_only(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    app.extensions["hotline.settings"] = dataclasses.replace(
+        media_settings, staff_api_token=STAFF_TOKEN
+    )
+    params = callback(media_settings, media)
+    twilio.post("/voice/recording-status", params)
+    client = twilio.client
+    url = f"/api/v1/recordings/{params['RecordingSid']}/media"
+    staff = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
+    assert client.get(url).status_code == 401
+    assert client.get(url, headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+    assert client.get(url, headers=staff).status_code == 409, "not stored yet"
+    jobs.run_due(app)
+    with client.get(url, headers=staff) as response:
+        assert response.status_code == 200
+        assert response.data == AUDIO
+        assert response.headers["Cache-Control"] == "private, no-store"
+    meta = client.get(f"/api/v1/recordings/{params['RecordingSid']}", headers=staff).json
+    assert meta is not None
+    assert (meta["state"], meta["size_bytes"]) == ("stored", len(AUDIO))
+    assert client.get("/api/v1/recordings/RE" + "0" * 32, headers=staff).status_code == 404
+
+
+def test_without_a_staff_token_configured_nothing_is_served(
+    twilio: TwilioSigner, media_settings: Settings
+) -> None:
+    assert twilio.client.get("/api/v1/recordings/RE" + "0" * 32).status_code == 403
