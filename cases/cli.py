@@ -110,6 +110,25 @@ def dispatch(number: str, unit: str, note: str, actor: str | None) -> None:
     _act(number, Action.DISPATCH, note=note, unit=unit, actor=actor)
 
 
+@cases_cli.command("recategorize")
+@click.argument("number")
+@click.argument("category")
+@click.option("--note", default="", help="Why the category changes.")
+@click.option("--actor", default=None, help=_ACTOR_HELP)
+def recategorize(number: str, category: str, note: str, actor: str | None) -> None:
+    """Correct the category the classifier gave case NUMBER (then dispatch it again if needed)."""
+    session = db.session()
+    try:
+        case = service.recategorize(
+            session, number, category, actor=actor or _default_actor(), note=note
+        )
+    except CaseError as exc:
+        session.rollback()
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    click.echo(f"{case.number}: category {case.category}")
+
+
 @cases_cli.command("handle")
 @click.argument("number")
 @click.option("--note", default="", help="What the center did or answered.")

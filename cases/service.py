@@ -37,6 +37,7 @@ NUMBER_PREFIX = "MS"
 #: The event action of intake, and of a reminder sent (besides the workflow's actions).
 RECEIVE = "receive"
 REMIND = "remind"
+RECATEGORIZE = "recategorize"
 MAX_ACTOR = 64
 MAX_CALLER_RAW = 64
 
@@ -392,6 +393,40 @@ def mark_escalated(
     )
     session.flush()
     return True
+
+
+def recategorize(
+    session: Session,
+    case_number: str,
+    category: str,
+    *,
+    actor: str,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> Case:
+    """A dispatcher corrects the classifier's category (audited; state and deadline unchanged)."""
+    from cases.deadlines import CATEGORIES
+
+    if category not in CATEGORIES:
+        raise CaseError(f"category: unknown category {category!r} (known: {', '.join(CATEGORIES)})")
+    case = get_case(session, case_number)
+    if case.category == category:
+        raise CaseError(f"case {case.number} is already in category {category}")
+    now = _aware(now or utcnow())
+    before = case.category
+    case.category, case.updated_at = category, now
+    _log(
+        session,
+        case,
+        at=now,
+        actor=actor,
+        action=RECATEGORIZE,
+        from_state=case.state,
+        note=note.strip(),
+        data={"from": before, "to": category},
+    )
+    session.flush()
+    return case
 
 
 def stored_holidays(session: Session) -> dict[dt.date, str]:

@@ -846,3 +846,33 @@ def test_load_units_names_the_file(tmp_path: Path) -> None:
     path.write_text(text, "utf-8")
     with pytest.raises(UnitsError, match="pin: must be quoted"):
         load_units(path, "CN", iterations=FAST)
+
+
+def test_a_dispatcher_corrects_the_category_with_an_audited_event(
+    app: Flask, db_session: Session
+) -> None:
+    from cases.service import create_case, recategorize, timeline
+
+    case = create_case(
+        db_session,
+        call_sid="CA" + "9" * 32,
+        category="other",
+        language="zh",
+        caller_number=None,
+        caller_raw="anonymous",
+        transcript="那个…",
+        tz=ZoneInfo("Asia/Shanghai"),
+        holidays={},
+    )
+    changed = recategorize(
+        db_session, case.number, "housing", actor="cli:dispatcher1", note="物业问题"
+    )
+    assert changed.category == "housing"
+    event = timeline(db_session, changed)[-1]
+    assert (event.action, event.actor, event.data) == (
+        "recategorize",
+        "cli:dispatcher1",
+        {"from": "other", "to": "housing"},
+    )
+    with pytest.raises(CaseError, match="unknown category 'pizza'"):
+        recategorize(db_session, case.number, "pizza", actor="cli:dispatcher1")

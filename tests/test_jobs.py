@@ -225,3 +225,30 @@ def test_a_killed_worker_and_a_flushed_queue_lose_no_job(
     assert final.attempts == 2, "ran again exactly once after the crash"
     assert recording is not None and recording.state is RecordingState.STORED
     assert slow_media.hits == 2
+
+
+def test_with_redis_the_queue_is_redis_huey(tmp_path: Path) -> None:
+    """REDIS_URL selects RedisHuey; a pushed job reaches Redis and a worker can read it back."""
+    import redis
+    from huey import RedisHuey
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true and Redis is not running on 127.0.0.1:6379")
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    settings = dataclasses.replace(
+        make_settings(f"sqlite:///{tmp_path / 'x.db'}", tmp_path), redis_url=url
+    )
+    app = create_app(settings)
+    huey = app.extensions["hotline.huey"]
+    assert isinstance(huey, RedisHuey)
+    huey.flush()
+    app.extensions["hotline.huey.run_job"](42)
+    assert huey.pending_count() == 1
+    message = huey.dequeue()
+    assert message is not None and message.args == (42,)
+    huey.flush()
+    database(app).engine.dispose()
