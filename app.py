@@ -20,8 +20,18 @@ from core import db, health, jobs, webhooks
 from core.cli import db_cli, jobs_cli, worker_command
 from ivr import twiml as ivr_twiml
 from ivr.softphone import call_command
+from routing import durable
 
 log = logging.getLogger("hotline")
+
+#: Twilio callbacks with no caller on the line: an error there is a 503, not TwiML.
+CALLBACK_ROUTES = ("/voice/status", "/voice/recording-status")
+STATIC_APOLOGY = (
+    '<?xml version="1.0" encoding="UTF-8"?><Response>'
+    '<Say language="cmn-CN" voice="Polly.Zhiyu">抱歉，系统繁忙，请稍后再拨。</Say>'
+    '<Say language="en-US" voice="Polly.Joanna">Sorry, please call again later.</Say>'
+    "</Response>"
+)
 
 #: Twilio's webhooks are a few KiB; anything bigger is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -89,18 +99,26 @@ def _register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(BadWebhook)
     def bad_webhook(exc: BadWebhook) -> tuple[Response, int]:
-        db.session().rollback()
+        durable.rollback_quietly()
         log.warning("webhook refused: %s, path=%s", exc, request.path)
         return jsonify(error="Bad Request", reason=str(exc)), 400
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response | tuple[Response, int]:
         # A bug or an outage. Nothing half-done is kept, and a caller is never left with
-        # Twilio's "application error": a voice route still answers with safe TwiML.
-        db.session().rollback()
+        # Twilio's "application error": a route a caller is on still answers with safe TwiML.
+        # Callbacks nobody listens to get a 503, so Twilio may deliver them again.
+        durable.rollback_quietly()
         log.exception("unhandled error on %s", request.path)
+        if request.path.startswith(CALLBACK_ROUTES):
+            return jsonify(error="Service Unavailable", reason="temporarily unavailable"), 503
         if request.path.startswith("/voice/"):
-            return webhooks.twiml(ivr_twiml.apology(webhooks.settings().fallback_number))
+            try:
+                fallback = webhooks.settings().fallback_number
+                return webhooks.twiml(ivr_twiml.apology(fallback))
+            except Exception:  # even the settings are unavailable: a fixed answer
+                log.exception("apology failed on %s", request.path)
+                return Response(STATIC_APOLOGY, status=200, mimetype="text/xml")
         return jsonify(error="Internal Server Error", reason="unexpected error, logged"), 500
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from flask import request
+from werkzeug.datastructures import MultiDict
 
 from calls.service import CallReport, log_event, record_call
 from core import db, webhooks
 
 
-def accept_call_webhook() -> CallReport:
+def accept_call_webhook(*, redact: tuple[str, ...] = ()) -> CallReport:
     """Validate the call parameters, upsert the call and append the webhook to its log.
 
-    Raises BadWebhook (answered 400 with the reason) before anything is written.
+    Parameters named in `redact` (a PIN typed as Digits) are logged as "***". Raises
+    BadWebhook (answered 400 with the reason) before anything is written.
     """
     settings = webhooks.settings()
     params = webhooks.params()
@@ -22,7 +24,14 @@ def accept_call_webhook() -> CallReport:
         session,
         call_sid=report.call_sid,
         route=request.path,
-        params=params,
+        params=redacted(params, redact),
         idempotency_token=webhooks.idempotency_token(),
     )
     return report
+
+
+def redacted(params: MultiDict[str, str], names: tuple[str, ...]) -> MultiDict[str, str]:
+    """`params` with the values of `names` replaced by "***" (for the log only)."""
+    if not names:
+        return params
+    return MultiDict([(k, "***" if k in names else v) for k, v in params.items(multi=True)])

@@ -89,6 +89,8 @@ class Case(Base):
         Index("ix_cases_state_remind_at", "state", "remind_at"),
         Index("ix_cases_unit_code_state", "unit_code", "state"),
         Index("ix_cases_created_at", "created_at"),
+        # The front door looks up a caller's open case on every call.
+        Index("ix_cases_caller_number_state", "caller_number", "state"),
     )
 
     def __repr__(self) -> str:
@@ -128,3 +130,16 @@ class CaseCounter(Base):
 @event.listens_for(CaseEvent, "before_delete")
 def _refuse_change(_mapper: Mapper[Any], _conn: Any, target: CaseEvent) -> None:
     raise AppendOnlyError(f"case_events is append-only (event {target.id})")
+
+
+class UnitPinFailure(Base):
+    """A wrong PIN on the units' report-back line; too many lock the unit's line for a while."""
+
+    __tablename__ = "unit_pin_failures"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    unit_code: Mapped[str] = mapped_column(String(32))
+    caller: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_unit_pin_failures_unit_code_at", "unit_code", "at"),)

@@ -8,13 +8,16 @@ reached without passing the PIN on the same call.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 
 from flask import Blueprint, Response, abort, request
+from sqlalchemy import func, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
+from cases.models import UnitPinFailure
 from cases.service import CaseError, CaseNotFound, apply, get_case
 from cases.views import units
 from cases.workflow import CaseState
@@ -26,8 +29,11 @@ log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("unitline", __name__, url_prefix="/voice/units"))
 
 MAX_TRIES = 3
+#: Wrong PINs for one unit, over all calls, that lock its line for the rest of the window.
+LOCK_AFTER = 10
+LOCK_WINDOW = dt.timedelta(hours=24)
 _ZH = {"language": "cmn-CN", "voice": "Polly.Zhiyu"}
-_CASE = re.compile(r"^MS-\d{8}-\d{4}$")
+_CASE = re.compile(r"^MS-\d{8}-\d{4,6}$")
 
 
 def _ask(response: VoiceResponse, text: str, action: str, *, digits: int | None = None) -> None:
@@ -117,14 +123,29 @@ def case() -> Response:
 @bp.post("/pin")
 def pin() -> Response:
     """The unit's PIN for the unit the case is with; three wrong ones end the call and alert."""
-    report = accept_call_webhook()
+    report = accept_call_webhook(redact=("Digits",))  # never log a PIN
     number, tries, session = request.args.get("case", ""), _tries() + 1, db.session()
     try:
         found = get_case(session, number)
     except CaseNotFound:
         abort(400, description=f"case: unknown case {number[:32]!r}")
     unit = units().get(found.unit_code or "")
+    since = utcnow() - LOCK_WINDOW
+    failures = session.scalar(
+        select(func.count())
+        .select_from(UnitPinFailure)
+        .where(UnitPinFailure.unit_code == (found.unit_code or ""), UnitPinFailure.at >= since)
+    )
+    if (failures or 0) >= LOCK_AFTER:
+        session.commit()
+        log.warning("unit line: %s is locked after %d wrong PINs", found.unit_code, failures)
+        return _bye(VoiceResponse(), "该单位的反馈专线因多次密码错误已暂时锁定，请联系服务中心。")
     if unit is None or not unit.check_pin(webhooks.params().get("Digits", "").strip().rstrip("#")):
+        session.add(
+            UnitPinFailure(
+                unit_code=found.unit_code or "", caller=report.from_raw[:64], at=utcnow()
+            )
+        )
         response = VoiceResponse()
         if tries >= MAX_TRIES:
             store.raise_alert(
@@ -132,8 +153,9 @@ def pin() -> Response:
                 {
                     "call_sid": report.call_sid,
                     "priority": 2,
-                    "kind": f"unit-pin:{found.unit_code}",
-                    "message": f"three wrong PINs for case {number} from {report.from_raw[:32]}",
+                    "kind": "unit-pin",
+                    "message": f"three wrong PINs for case {number} (unit {found.unit_code}) "
+                    f"from {report.from_raw[:32]}",
                     "at": utcnow(),
                 },
             )
@@ -153,10 +175,11 @@ def _menu(number: str, state: CaseState, call_sid: str) -> VoiceResponse:
         CaseState.DISPATCHED: "待接单",
         CaseState.ACCEPTED: "已接单",
         CaseState.IN_PROGRESS: "办理中",
-        CaseState.REOPENED: "重办",
     }.get(state, "不可反馈")
     if status == "不可反馈":
-        return _bye(response, "该工单当前状态不需要单位反馈。再见。")
+        response.say("该工单当前状态不需要单位反馈。再见。", **_ZH)
+        response.hangup()
+        return response
     _ask(
         response,
         f"工单状态：{status}。接单请按1；已办结、录音说明办理结果请按2。",

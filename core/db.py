@@ -123,7 +123,7 @@ def make_engine(
             and not parsed.database.startswith("file:")
         ):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"timeout": 15}, **kwargs)
+        engine = create_engine(parsed, connect_args={"timeout": timeout_s}, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; let SQLAlchemy
         # emit BEGIN itself (the documented recipe), so nested transactions really nest.
@@ -146,7 +146,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=15000")
     if cursor.execute("PRAGMA journal_mode").fetchone()[0] != "memory":
         cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")

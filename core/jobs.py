@@ -154,10 +154,24 @@ def run_job(
         job = session.get(Job, job_id, populate_existing=True)
         if job is None:
             return "skipped"
+        kind, payload = job.kind, dict(job.payload)
+        # End the read before the handler's network calls: on SQLite a transaction that read
+        # before another process wrote cannot write afterwards.
+        session.rollback()
         try:
-            HANDLERS[job.kind](session, dict(job.payload), settings)
-            job.state, job.done_at, job.locked_until = JobState.DONE, utcnow(), None
-            job.last_error, job.updated_at = None, utcnow()
+            HANDLERS[kind](session, payload, settings)
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    state=JobState.DONE,
+                    done_at=utcnow(),
+                    locked_until=None,
+                    last_error=None,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
             session.commit()
             return "done"
         except Exception as exc:

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("ivr", __name__, url_prefix="/voice"))
 
 MAX_STEP = 1000
+#: Branches that work without the database (service requests are spooled and numbered later).
+WITHOUT_DB = frozenset({"emergency", "service", "desk"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,8 +100,9 @@ def _gather_without_db() -> Response:
     if isinstance(step.action, Ask) and step.position.language != language:
         answer = twiml.ask(tree, webhooks.settings(), step.position, issued_at + 1, None)
         return webhooks.twiml(answer)
-    if not isinstance(step.action, Handover):
-        # Without state there is no counting retries: hand the caller to a person at once.
+    if not isinstance(step.action, Handover) or step.action.branch not in WITHOUT_DB:
+        # Without state there is no counting retries, and no case to look up: hand the
+        # caller to a person at once.
         step = Step(here, Handover("desk"), f"{step.reason} (database down)")
     assert isinstance(step.action, Handover)  # noqa: S101 (narrowing; set just above)
     return webhooks.twiml(_handover(report.call_sid, report.from_raw, step, step.action))

@@ -23,7 +23,8 @@ def _staff_only() -> None:
         abort(403, description="staff API access is not configured (STAFF_API_TOKEN)")
     given = request.headers.get("Authorization", "")
     scheme, _, token = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), expected):
+    presented = token.strip().encode("utf-8", "replace")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(presented, expected.encode()):
         log.warning("recordings API refused: bad or missing token, path=%s", request.path)
         abort(401, description="a valid staff bearer token is required")
 

@@ -95,6 +95,8 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
     if recording is None or recording.state is RecordingState.STORED:
         return  # nothing to do, or done by an earlier run: jobs may run twice
     url = media_url(recording, settings)
+    key = f"{recording.call_sid}/{recording.recording_sid}.wav"
+    session.rollback()  # no transaction stays open across the download (see core.jobs)
     try:
         response = requests.get(
             url,
@@ -103,14 +105,11 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
             stream=True,
         )
     except requests.RequestException as exc:
-        recording.last_error = f"download failed: {type(exc).__name__}"
-        raise DownloadError(recording.last_error) from exc
+        raise DownloadError(f"download failed: {type(exc).__name__}") from exc
     with response:
         if response.status_code != 200:
-            recording.last_error = f"download failed: HTTP {response.status_code}"
-            raise DownloadError(recording.last_error)
+            raise DownloadError(f"download failed: HTTP {response.status_code}")
         expected = response.headers.get("Content-Length")
-        key = f"{recording.call_sid}/{recording.recording_sid}.wav"
         store = storage(settings)
         try:
             stored = store.put(key, response.iter_content(CHUNK))
@@ -125,6 +124,10 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
     if store.checksum(key) != stored:
         store.delete(key)
         raise DownloadError("the stored file does not match what was downloaded")
+    recording = get(session, payload["recording_sid"])
+    if recording is None:
+        store.delete(key)
+        return
     recording.state = RecordingState.STORED
     recording.size_bytes, recording.sha256 = stored.size, stored.sha256
     recording.storage_key, recording.stored_at = key, utcnow()

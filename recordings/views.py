@@ -6,9 +6,7 @@ import re
 
 from flask import Blueprint, Response, abort
 
-from core import db, webhooks
-from core.db import UNREACHABLE
-from recordings import service
+from core import webhooks
 from routing import durable
 
 bp = webhooks.protect(Blueprint("recordings", __name__, url_prefix="/voice"))
@@ -23,13 +21,7 @@ def recording_status() -> Response:
         abort(400, description="CallSid: expected 'CA' followed by 32 hex digits")
     if not RECORDING_SID.match(params.get("RecordingSid", "")):
         abort(400, description="RecordingSid: expected 'RE' followed by 32 hex digits")
-    if not durable.persist("event", durable.webhook_record(call=False)):
-        return Response(status=204)  # database down: spooled; Twilio's copy stays until later
-    try:
-        service.note_recording(db.session(), params, webhooks.settings())
-        db.session().commit()
-    except UNREACHABLE as exc:
-        db.database().mark_down(exc)
-        # Answer 5xx so Twilio retries the callback; the event itself was already logged.
-        abort(503, description="database unavailable, retry later")
+    # The event and the recording row (with its download job) are one record: replayed
+    # together if the database is down now, so no recording is lost.
+    durable.persist("recording", durable.webhook_record(call=False))
     return Response(status=204)

@@ -24,10 +24,15 @@ log = logging.getLogger(__name__)
 View = TypeVar("View", bound=Callable[..., Response])
 
 
-def _replay_call(session: Any, record: dict[str, Any]) -> None:
-    params: MultiDict[str, str] = MultiDict(
-        [(k, x) for k, v in record["params"].items() for x in (v if isinstance(v, list) else [v])]
+def _multidict(document: dict[str, Any]) -> MultiDict[str, str]:
+    """Parameters as logged (a value, or a list where repeated) back into a MultiDict."""
+    return MultiDict(
+        [(k, x) for k, v in document.items() for x in (v if isinstance(v, list) else [v])]
     )
+
+
+def _replay_call(session: Any, record: dict[str, Any]) -> None:
+    params = _multidict(record["params"])
     report = CallReport.from_params(params, account_sid=record["account_sid"])
     at = store.parse_time(record["at"])
     record_call(session, report, region=record["region"], now=at)
@@ -35,16 +40,22 @@ def _replay_call(session: Any, record: dict[str, Any]) -> None:
 
 
 def _replay_event(session: Any, record: dict[str, Any]) -> None:
-    params: MultiDict[str, str] = MultiDict(
-        [(k, x) for k, v in record["params"].items() for x in (v if isinstance(v, list) else [v])]
-    )
     log_event(
         session,
         call_sid=record["call_sid"],
         route=record["route"],
-        params=params,
+        params=_multidict(record["params"]),
         idempotency_token=record.get("token"),
         now=store.parse_time(record["at"]),
+    )
+
+
+def _replay_recording(session: Any, record: dict[str, Any]) -> None:
+    from recordings.service import note_recording  # recordings builds on this module
+
+    _replay_event(session, record)
+    note_recording(
+        session, _multidict(record["params"]), current_app.extensions["hotline.settings"]
     )
 
 
@@ -55,6 +66,7 @@ HANDLERS: dict[str, Handler] = {
     "accept": store.log_accept,
     "dial_result": store.log_dial_result,
     "alert": store.raise_alert,
+    "recording": _replay_recording,
 }
 
 
@@ -94,7 +106,7 @@ def persist(kind: str, record: dict[str, Any]) -> bool:
             return True
         except UNREACHABLE as exc:
             database.mark_down(exc)
-            _rollback_quietly()
+            rollback_quietly()
     spool().write(kind, record)
     return False
 
@@ -124,11 +136,12 @@ def accept_call_durably() -> CallReport:
     return report
 
 
-def _rollback_quietly() -> None:
+def rollback_quietly() -> None:
+    """Roll back the request's session; a connection that already died can't fail the caller."""
     try:
         db.session().rollback()
-    except UNREACHABLE:
-        log.debug("rollback on an unreachable database failed", exc_info=True)
+    except Exception:
+        log.debug("rollback failed (the connection is gone)", exc_info=True)
 
 
 def unless_db_down(fallback: Callable[..., Response]) -> Callable[[View], View]:
@@ -147,7 +160,7 @@ def unless_db_down(fallback: Callable[..., Response]) -> Callable[[View], View]:
                     return view(*args, **kwargs)
                 except UNREACHABLE as exc:
                     database.mark_down(exc)
-                    _rollback_quietly()
+                    rollback_quietly()
             return fallback(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -97,7 +97,7 @@ def dialed() -> Response:
                     "at": db.utcnow().isoformat(),
                 },
             )
-    if index >= len(steps):  # the roster changed under a running bridge
+    if index >= len(steps) and not connected:  # the roster changed under a running bridge
         return webhooks.twiml(bridge.leave_message(webhooks.settings(), b))
     return webhooks.twiml(
         bridge.after_dial(webhooks.settings(), b, steps, index, connected=connected)

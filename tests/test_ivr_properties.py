@@ -72,6 +72,8 @@ def test_any_input_gets_valid_twiml_never_a_server_error(
     verbs = [el.tag for el in root]
     assert verbs, "an empty response would leave the caller in silence"
     assert set(verbs) <= {"Say", "Gather", "Redirect", "Dial", "Record", "Hangup"}
+    spoken = " ".join((el.text or "") for el in root.iter("Say"))
+    assert "系统繁忙" not in spoken, "handled by the IVR, not by the error handler's apology"
     if "Hangup" in verbs:
         # Only after a caller chose the status line (8) and heard it: nobody in need is cut off.
         assert (digits or "").strip().startswith("8"), verbs

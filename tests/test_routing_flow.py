@@ -438,3 +438,56 @@ def test_time_from_key_press_to_an_officer_is_reported(
     assert result.exit_code == 0, result.output
     assert "1 calls: p50" in result.output
     assert "answered within 15 s: 100.0%" in result.output
+
+
+def test_status_and_recording_callbacks_during_an_outage_are_applied_later(
+    app: Flask,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    request: pytest.FixtureRequest,
+) -> None:
+    from recordings import service as recordings
+
+    caller = Call_(twilio, settings)
+    request.getfixturevalue("dead_database")
+    status = {**caller.params, "CallStatus": "completed", "CallDuration": "42"}
+    assert twilio.post("/voice/status", status).status_code == 204
+    sid = "RE" + "e" * 32
+    recording = {
+        **caller.params,
+        "RecordingSid": sid,
+        "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/AC/Recordings/{sid}",
+        "RecordingStatus": "completed",
+        "RecordingDuration": "9",
+    }
+    assert twilio.post("/voice/recording-status", recording).status_code == 204
+
+    database(app).sessions = sessionmaker(
+        bind=db_session.get_bind(),
+        join_transaction_mode="create_savepoint",
+        expire_on_commit=False,
+    )
+    database(app).mark_up()
+    with app.app_context():
+        durable.spool().replay(database(app).sessions, durable.HANDLERS)
+    call = get_call(db_session, caller.sid)
+    assert call is not None and call.duration_s == 42
+    stored = recordings.get(db_session, sid)
+    assert stored is not None, "the recording is known, and its download scheduled"
+    from core.jobs import Job
+
+    assert db_session.scalars(select(Job).where(Job.key == sid)).one() is not None
+
+
+def test_without_the_database_the_status_line_sends_the_caller_to_a_person(
+    twilio: TwilioSigner, settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    request.getfixturevalue("dead_database")
+    params = call_params(settings)
+    root = twiml(twilio.post("/voice/incoming", params))
+    after = twiml(
+        twilio.post(path_of(gather_of(root).get("action") or ""), {**params, "Digits": "8"})
+    )
+    assert rung(after) == [settings.service_desk_number]
+    assert not any("系统繁忙" in text for _, text in said(after)), "not the apology path"

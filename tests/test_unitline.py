@@ -125,7 +125,8 @@ def test_three_wrong_pins_end_the_call_and_alert(
     root = contact.key("3333#")
     assert root.find("Hangup") is not None
     assert "错误次数过多" in contact.heard()
-    alert = db_session.scalars(select(Alert).where(Alert.kind == "unit-pin:water_supply")).one()
+    alert = db_session.scalars(select(Alert).where(Alert.kind == "unit-pin")).one()
+    assert "water_supply" in alert.message
     assert alert.priority == 2
     assert get_case(db_session, number).state is CaseState.DISPATCHED, "nothing changed"
 
@@ -137,3 +138,47 @@ def test_a_step_after_the_pin_cannot_be_reached_from_another_call(
     path = f"/voice/units/act?case={number}&call={'CA' + 'f' * 32}"
     assert twilio.post(path, other).status_code == 403
     assert get_case(db_session, number).state is CaseState.DISPATCHED
+
+
+def test_pins_are_never_logged_and_many_wrong_ones_lock_the_units_line(
+    twilio: TwilioSigner, settings: Settings, number: str, db_session: Session
+) -> None:
+    from calls.models import CallEvent
+
+    for _ in range(4):  # up to three tries a call, until the line locks
+        caller = DutyContact(twilio, settings)
+        caller.key(digits_of(number))
+        while caller.root.find("Gather") is not None:
+            caller.key("9999#")
+    logged = db_session.scalars(
+        select(CallEvent.params).where(CallEvent.route == "/voice/units/pin")
+    )
+    assert all(p.get("Digits") == "***" for p in logged)
+
+    honest = DutyContact(twilio, settings)
+    honest.key(digits_of(number))
+    honest.key(PIN + "#")  # even the right PIN: the line is locked for now
+    assert "暂时锁定" in honest.heard()
+    assert get_case(db_session, number).state is CaseState.DISPATCHED
+
+
+def test_a_reopened_case_is_not_offered_for_feedback(
+    app: Flask, contact: DutyContact, number: str, db_session: Session, settings: Settings
+) -> None:
+    units = app.extensions["hotline.units"]
+    for action, note in (("accept", ""), ("resolve", "修好了"), ("reopen", "没修好")):
+        apply(
+            db_session,
+            number,
+            action,
+            actor="t",
+            note=note,
+            units=units,
+            tz=settings.tz,
+            holidays={},
+        )
+    db_session.commit()
+    contact.key(digits_of(number))
+    root = contact.key(PIN + "#")
+    assert "不需要单位反馈" in contact.heard()
+    assert root.find("Record") is None
