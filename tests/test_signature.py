@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -125,3 +126,21 @@ def test_hmac_sha256_signatures_are_checked_too(twilio: TwilioSigner, settings: 
 
 def test_health_probes_need_no_signature(client: FlaskClient) -> None:
     assert client.get("/healthz").status_code == 200
+
+
+def test_every_twilio_route_refuses_unsigned_and_forged_requests(
+    app: Flask, client: FlaskClient, settings: Settings
+) -> None:
+    routes = sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if rule.rule.startswith("/voice/") and "POST" in (rule.methods or set())
+    )
+    assert len(routes) >= 14, routes  # incoming, status, ivr, route, cases, units, recordings
+    forged = RequestValidator("not-the-token-at-all").compute_signature
+    for route in routes:
+        params = call_params(settings)
+        assert client.post(route, data=params).status_code == 403, route
+        signature = forged(settings.public_url(route), params)
+        response = client.post(route, data=params, headers={"X-Twilio-Signature": signature})
+        assert response.status_code == 403, route
