@@ -51,9 +51,13 @@ class Bridge:
     route: str
     at: int
     language: str
+    #: The roster version the plan was made from (0: none): the plan stays that roster's.
+    version: int = 0
 
     def query(self, **extra: str | int) -> str:
-        return urlencode({"route": self.route, "at": self.at, "lang": self.language, **extra})
+        return urlencode(
+            {"route": self.route, "at": self.at, "lang": self.language, "v": self.version, **extra}
+        )
 
 
 def url(settings: Settings, path: str, bridge: Bridge, **extra: str | int) -> str:

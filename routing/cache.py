@@ -20,6 +20,7 @@ from routing import store
 from routing.roster import Roster, RosterError, parse_roster, roster_to_dict
 
 log = logging.getLogger(__name__)
+HISTORY = 8
 
 
 class RosterCache:
@@ -34,9 +35,22 @@ class RosterCache:
         self._roster: Roster | None = None
         self._version: int | None = None
         self._check_after = 0.0
+        #: Recent versions, so a bridge keeps ringing from the roster it started with.
+        self._history: dict[int, Roster] = {}
 
-    def get(self) -> Roster | None:
-        """The roster to route with now (None: nobody was ever imported and no snapshot)."""
+    def version(self) -> int | None:
+        """The version of the roster `get()` last returned (None before any import)."""
+        self.get()
+        return self._version
+
+    def get(self, version: int | None = None) -> Roster | None:
+        """The roster to route with now (None: nobody was ever imported and no snapshot).
+
+        With `version`, that version if this process still has it: a bridge that started
+        before an import keeps its plan, so a tier is neither skipped nor rung twice.
+        """
+        if version is not None and version in self._history:
+            return self._history[version]
         now = time.monotonic()
         with self._lock:
             if now < self._check_after:
@@ -65,6 +79,9 @@ class RosterCache:
             roster = store.load_roster(session)
         self._roster, self._version = roster, version
         if roster is not None:
+            self._history[version] = roster
+            for old in sorted(self._history)[:-HISTORY]:
+                del self._history[old]
             self._write_snapshot(roster)
 
     def _write_snapshot(self, roster: Roster) -> None:

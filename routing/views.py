@@ -44,7 +44,7 @@ def steps_for(b: Bridge) -> tuple[DialStep, ...]:
     """The bridge's plan, recomputed from the roster as it stood when the bridge started."""
     settings = webhooks.settings()
     last_resort = settings.service_desk_number if b.route == DESK else settings.fallback_number
-    roster = roster_cache().get()
+    roster = roster_cache().get(version=b.version or None)
     at = dt.datetime.fromtimestamp(b.at, dt.UTC)
     if roster is None:  # no roster anywhere: only the last resort is left
         return (DialStep(tier=-1, numbers=((last_resort or "", "last-resort"),), ring_seconds=30),)
@@ -54,7 +54,10 @@ def steps_for(b: Bridge) -> tuple[DialStep, ...]:
 def start(response: VoiceResponse, call_sid: str, route: str, language: str) -> VoiceResponse:
     """Begin bridging the caller on `route` (an emergency category, or the desk)."""
     b = Bridge(
-        route=route if route in ROUTE_KEYS else "police", at=int(time.time()), language=language
+        route=route if route in ROUTE_KEYS else "police",
+        at=int(time.time()),
+        language=language,
+        version=roster_cache().version() or 0,
     )
     steps = steps_for(b)
     _log_dial(call_sid, b, steps, 0)
@@ -201,7 +204,13 @@ def _bridge_from_query() -> Bridge:
     if abs(time.time() - at) > MAX_BRIDGE_AGE_S:
         abort(400, description="at: not a recent bridge")
     language = request.args.get("lang", "zh")
-    return Bridge(route=route, at=at, language="en" if language == "en" else "zh")
+    version = request.args.get("v", "0")
+    return Bridge(
+        route=route,
+        at=at,
+        language="en" if language == "en" else "zh",
+        version=int(version) if version.isdigit() and len(version) < 10 else 0,
+    )
 
 
 def _int_arg(name: str, maximum: int) -> int:

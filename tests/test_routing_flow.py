@@ -491,3 +491,22 @@ def test_without_the_database_the_status_line_sends_the_caller_to_a_person(
     )
     assert rung(after) == [settings.service_desk_number]
     assert not any("系统繁忙" in text for _, text in said(after)), "not the apology path"
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_roster_change_during_a_bridge_neither_skips_nor_repeats_anyone(
+    app: Flask, caller: Call_, db_session: Session
+) -> None:
+    caller.respond(Digits="0")
+    assert rung(caller.root) == [DESK[0]]
+    # While D1's phone rings, a supervisor takes D1 off duty: a new roster version.
+    assert store.set_available(db_session, "D1", False)
+    db_session.commit()
+    with app.app_context():
+        app.extensions["hotline.roster"].invalidate()
+        current = app.extensions["hotline.roster"].get()
+        assert current is not None and not current.officers["D1"].available
+    assert rung(caller.dial_ends("no-answer")) == [DESK[1]], "D2 is next, as planned"
+    # A call that starts now uses the new roster.
+    fresh = Call_(caller.twilio, caller.settings)
+    assert rung(fresh.respond(Digits="0")) == [DESK[1]]
