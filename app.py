@@ -71,18 +71,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     from routing import durable
     from routing import views as routing_views
     from routing.cli import roster_cli, spool_cli
+    from surveys import service as surveys
+    from surveys.cli import surveys_cli
 
     app.register_blueprint(health.bp)
     durable.init_app(app)
     ivr_views.init_app(app)
     routing_views.init_app(app)
     cases_views.init_app(app)
+    surveys.init_app(app)
     app.register_blueprint(calls_bp)
     app.register_blueprint(recordings_bp)
     app.register_blueprint(recordings_api_bp)
     app.cli.add_command(roster_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(providers_cli)
+    app.cli.add_command(surveys_cli)
     app.cli.add_command(spool_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_cli)

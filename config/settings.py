@@ -83,6 +83,8 @@ class Settings:
     classifier_file: Path = CONFIG_DIR / "classifier.yaml"
     #: The units cases are dispatched to, by category (YAML).
     units_file: Path = CONFIG_DIR / "units.yaml"
+    #: The callback survey: questions, delay, calling hours, attempts, pace (YAML).
+    survey_file: Path = CONFIG_DIR / "survey.yaml"
     #: How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     proxy_hops: int = 0
     log_level: str = "INFO"
@@ -172,6 +174,7 @@ _ENV_NAMES = {
     "ivr_file": "IVR_FILE",
     "classifier_file": "CLASSIFIER_FILE",
     "units_file": "UNITS_FILE",
+    "survey_file": "SURVEY_FILE",
     "proxy_hops": "PROXY_HOPS",
     "log_level": "LOG_LEVEL",
 }
@@ -243,7 +246,7 @@ def _validate(s: Settings) -> None:
     except (ZoneInfoNotFoundError, ValueError):
         raise fail("timezone", f"unknown IANA timezone {s.timezone!r}") from None
 
-    for field in ("ivr_file", "classifier_file", "units_file"):
+    for field in ("ivr_file", "classifier_file", "units_file", "survey_file"):
         if not getattr(s, field).is_file():
             raise fail(field, f"no such file: {getattr(s, field)}")
 

@@ -11,6 +11,7 @@ import ivr.models  # noqa: F401
 import providers.models  # noqa: F401
 import recordings.models  # noqa: F401
 import routing.models  # noqa: F401
+import surveys.models  # noqa: F401
 from core.db import Base
 
 
