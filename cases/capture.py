@@ -5,13 +5,12 @@ from __future__ import annotations
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
+from core.voice import say
 
 #: Long enough to say where and what, short enough that nobody talks to a machine for ages.
 MAX_RECORDING_S = 120
 SILENCE_TIMEOUT_S = 5
 
-_ZH = ("cmn-CN", "Polly.Zhiyu")
-_EN = ("en-US", "Polly.Joanna")
 _DIGITS_ZH = dict(zip("0123456789", "零一二三四五六七八九", strict=True))
 _PHRASES = {
     "ask": {
@@ -37,18 +36,9 @@ _PHRASES = {
 }
 
 
-def _say(response: VoiceResponse, language: str, text: str) -> None:
-    lang, voice = _EN if language == "en" else _ZH
-    response.say(text, language=lang, voice=voice)
-
-
-def _phrase(key: str, language: str) -> str:
-    return _PHRASES[key]["en" if language == "en" else "zh"]
-
-
 def ask_for_details(response: VoiceResponse, settings: Settings, language: str) -> VoiceResponse:
     """After the IVR's "we'll take care of it": record where and what happened."""
-    _say(response, language, _phrase("ask", language))
+    say(response, language, _PHRASES["ask"])
     action = settings.public_url(f"/voice/cases/recorded?lang={language}")
     response.record(
         action=action,
@@ -78,9 +68,10 @@ def spoken_number(number: str, language: str) -> str:
 def case_taken(number: str, language: str, *, sms: bool) -> VoiceResponse:
     """Read the case number twice, say how the caller hears back, and end the call."""
     response = VoiceResponse()
-    _say(response, language, _phrase("number", language) + spoken_number(number, language))
-    _say(response, language, _phrase("again", language) + spoken_number(number, language))
-    _say(response, language, _phrase("sms" if sms else "no_sms", language))
+    for lead in ("number", "again"):
+        texts = {lang: _PHRASES[lead][lang] + spoken_number(number, lang) for lang in ("zh", "en")}
+        say(response, language, texts)
+    say(response, language, _PHRASES["sms" if sms else "no_sms"])
     response.hangup()
     return response
 
@@ -93,6 +84,6 @@ def sms_text(number: str, language: str) -> str:
 
 def say_later(response: VoiceResponse, language: str) -> VoiceResponse:
     """When the case can't be numbered now (database down): it will be, and we call back."""
-    _say(response, language, _phrase("later", language))
+    say(response, language, _PHRASES["later"])
     response.hangup()
     return response

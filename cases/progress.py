@@ -16,6 +16,7 @@ from cases.unitline import case_number
 from cases.workflow import OPEN_STATES_ORDERED, CaseState
 from config.settings import Settings
 from core import db, webhooks
+from core.voice import say
 from ivr.tree import Line
 
 bp = webhooks.protect(Blueprint("progress", __name__, url_prefix="/voice/cases"))
@@ -30,8 +31,13 @@ _STATE = {
     CaseState.CLOSED: ("已办结", "closed"),
     CaseState.REOPENED: ("已重新办理", "reopened and being handled again"),
 }
-_ZH = {"language": "cmn-CN", "voice": "Polly.Zhiyu"}
-_EN = {"language": "en-US", "voice": "Polly.Joanna"}
+
+
+_GOODBYE = {"zh": "感谢您的来电，再见。", "en": "Thank you for calling. Goodbye."}
+_ANOTHER = {
+    "zh": "查询其他工单，请输入十二位工单号，以井号键结束。",
+    "en": "To hear another case, key in its twelve digits and press pound.",
+}
 
 
 def open_case_of(session: Session, caller: str | None) -> Case | None:
@@ -55,22 +61,17 @@ def notice(case: Case, language: str) -> Line:
     return Line(text="您有一件工单正在办理中，查询进度请按8。", language=language)
 
 
-def _say(response: VoiceResponse, language: str, zh: str, en: str) -> None:
-    if language == "en":
-        response.say(en, **_EN)
-    else:
-        response.say(zh, **_ZH)
-
-
 def _status(response: VoiceResponse, case: Case, language: str, settings: Settings) -> None:
     zh_state, en_state = _STATE[case.state]
     due = case.due_at.astimezone(settings.tz)
     number = spoken_number(case.number, language)
-    _say(
+    say(
         response,
         language,
-        f"工单{number}，{zh_state}，办理时限{due.month}月{due.day}日。",
-        f"Case {number} is {en_state}; due on {due:%B %d}.",
+        {
+            "zh": f"工单{number}，{zh_state}，办理时限{due.month}月{due.day}日。",
+            "en": f"Case {number} is {en_state}; due on {due:%B %d}.",
+        },
     )
 
 
@@ -87,11 +88,8 @@ def start(response: VoiceResponse, caller: str | None, language: str) -> VoiceRe
         timeout=8,
         finish_on_key="#",
     )
-    if language == "en":
-        gather.say("To hear another case, key in its twelve digits and press pound.", **_EN)
-    else:
-        gather.say("查询其他工单，请输入十二位工单号，以井号键结束。", **_ZH)
-    _say(response, language, "感谢您的来电，再见。", "Thank you for calling. Goodbye.")
+    say(gather, language, _ANOTHER)
+    say(response, language, _GOODBYE)
     response.hangup()
     return response
 
@@ -109,9 +107,13 @@ def status() -> Response:
         case = None
     session.commit()
     if case is None:
-        _say(response, language, "未找到该工单，请核对工单号。", "We could not find that case.")
+        say(
+            response,
+            language,
+            {"zh": "未找到该工单，请核对工单号。", "en": "We could not find that case."},
+        )
     else:
         _status(response, case, language, webhooks.settings())
-    _say(response, language, "感谢您的来电，再见。", "Thank you for calling. Goodbye.")
+    say(response, language, _GOODBYE)
     response.hangup()
     return webhooks.twiml(response)

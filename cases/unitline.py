@@ -12,17 +12,18 @@ import datetime as dt
 import logging
 import re
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import func, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
 from cases.models import UnitPinFailure
 from cases.service import CaseError, CaseNotFound, apply, get_case
-from cases.views import units
+from cases.units import units_for_app
 from cases.workflow import CaseState
 from core import db, webhooks
 from core.db import utcnow
+from core.voice import ZH
 from routing import store
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ MAX_TRIES = 3
 #: Wrong PINs for one unit, over all calls, that lock its line for the rest of the window.
 LOCK_AFTER = 10
 LOCK_WINDOW = dt.timedelta(hours=24)
-_ZH = {"language": "cmn-CN", "voice": "Polly.Zhiyu"}
 _CASE = re.compile(r"^MS-\d{8}-\d{4,6}$")
 
 
@@ -46,11 +46,11 @@ def _ask(response: VoiceResponse, text: str, action: str, *, digits: int | None 
         num_digits=digits,
         action_on_empty_result=True,
     )
-    gather.say(text, **_ZH)
+    gather.say(text, **ZH)
 
 
 def _bye(response: VoiceResponse, text: str) -> Response:
-    response.say(text, **_ZH)
+    response.say(text, **ZH)
     response.hangup()
     return webhooks.twiml(response)
 
@@ -129,7 +129,7 @@ def pin() -> Response:
         found = get_case(session, number)
     except CaseNotFound:
         abort(400, description=f"case: unknown case {number[:32]!r}")
-    unit = units().get(found.unit_code or "")
+    unit = units_for_app(current_app).get(found.unit_code or "")
     since = utcnow() - LOCK_WINDOW
     failures = session.scalar(
         select(func.count())
@@ -177,7 +177,7 @@ def _menu(number: str, state: CaseState, call_sid: str) -> VoiceResponse:
         CaseState.IN_PROGRESS: "办理中",
     }.get(state, "不可反馈")
     if status == "不可反馈":
-        response.say("该工单当前状态不需要单位反馈。再见。", **_ZH)
+        response.say("该工单当前状态不需要单位反馈。再见。", **ZH)
         response.hangup()
         return response
     _ask(
@@ -206,7 +206,7 @@ def act() -> Response:
         return _bye(response, "已接单，请按时办理并反馈。再见。")
     if digit == "2":
         session.commit()
-        response.say("请在提示音后说明办理结果，说完请按井号键。", **_ZH)
+        response.say("请在提示音后说明办理结果，说完请按井号键。", **ZH)
         response.record(
             action=webhooks.settings().public_url(
                 f"/voice/units/result?case={number}&call={report.call_sid}"

@@ -115,8 +115,7 @@ def recorded() -> Response:
 
 
 def units() -> Units:
-    found: Units = current_app.extensions["hotline.units"]
-    return found
+    return units_for_app(current_app)
 
 
 def _after_intake(session: Any, number: str, caller: str | None, language: str) -> bool:

@@ -7,12 +7,9 @@ from collections.abc import Sequence
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from config.settings import Settings
+from core.voice import EN, ZH
 from ivr.engine import Position
 from ivr.tree import Line, Prompt, Tree
-
-# Used only when the tree itself can't be loaded or used (see apology()).
-_ZH = ("cmn-CN", "Polly.Zhiyu")
-_EN = ("en-US", "Polly.Joanna")
 
 
 def say(target: VoiceResponse | Gather, tree: Tree, lines: Sequence[Line]) -> None:
@@ -68,17 +65,11 @@ def apology(fallback_number: str | None) -> VoiceResponse:
     """
     response = VoiceResponse()
     if fallback_number:
-        response.say("抱歉，系统繁忙，正在为您转接人工。", language=_ZH[0], voice=_ZH[1])
-        response.say(
-            "Sorry, we are having trouble. Connecting you to an operator.",
-            language=_EN[0],
-            voice=_EN[1],
-        )
+        response.say("抱歉，系统繁忙，正在为您转接人工。", **ZH)
+        response.say("Sorry, we are having trouble. Connecting you to an operator.", **EN)
         response.dial(fallback_number, timeout=30)
         return response
-    response.say("抱歉，线路全忙，请稍后再拨。", language=_ZH[0], voice=_ZH[1])
-    response.say(
-        "Sorry, all lines are busy. Please call again later.", language=_EN[0], voice=_EN[1]
-    )
+    response.say("抱歉，线路全忙，请稍后再拨。", **ZH)
+    response.say("Sorry, all lines are busy. Please call again later.", **EN)
     response.hangup()
     return response

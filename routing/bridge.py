@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
+from core.voice import ZH, say
 from routing.roster import DialStep
 
 #: DialCallStatus values with which a person may have taken the call.
@@ -26,8 +27,6 @@ DESK = "desk"
 SCREEN_TIMEOUT_S = 8
 MESSAGE_MAX_S = 120
 
-_ZH = ("cmn-CN", "Polly.Zhiyu")
-_EN = ("en-US", "Polly.Joanna")
 _TRYING_NEXT = {
     "zh": "请不要挂机，正在为您转接其他值班人员。",
     "en": "Please stay on the line, we are connecting you to another officer.",
@@ -63,12 +62,6 @@ class Bridge:
 def url(settings: Settings, path: str, bridge: Bridge, **extra: str | int) -> str:
     """An absolute URL (what Twilio calls and signs) for a bridge webhook."""
     return settings.public_url(f"{path}?{bridge.query(**extra)}")
-
-
-def say(response: VoiceResponse, language: str, texts: dict[str, str]) -> None:
-    """Say one of the routing phrases in the caller's language (Mandarin otherwise)."""
-    lang, voice = _EN if language == "en" else _ZH
-    response.say(texts["en" if language == "en" else "zh"], language=lang, voice=voice)
 
 
 def dial(
@@ -171,7 +164,7 @@ def screen(settings: Settings, bridge: Bridge, step: int, officer: str, what: st
         action_on_empty_result=True,
     )
     kind = "来电，转人工服务" if bridge.route == DESK else f"紧急来电，类别：{what}"
-    gather.say(f"民生110{kind}，按任意键接听。", language=_ZH[0], voice=_ZH[1], loop=2)
+    gather.say(f"民生110{kind}，按任意键接听。", **ZH, loop=2)
     response.hangup()
     return response
 
@@ -180,7 +173,7 @@ def accepted(pressed: bool) -> VoiceResponse:
     """The officer's answer to the whisper: a key bridges the call, nothing hangs up."""
     response = VoiceResponse()
     if pressed:
-        response.say("正在接通来电人。", language=_ZH[0], voice=_ZH[1])
+        response.say("正在接通来电人。", **ZH)
     else:
         response.hangup()
     return response
