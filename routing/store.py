@@ -251,21 +251,6 @@ def attempts(session: Session, call_sid: str) -> list[m.BridgeAttempt]:
     )
 
 
-def open_alerts(session: Session) -> list[m.Alert]:
-    """Unacknowledged alerts, most urgent first."""
-    return list(
-        session.scalars(
-            select(m.Alert)
-            .where(m.Alert.acknowledged_at.is_(None))
-            .order_by(m.Alert.priority, m.Alert.created_at)
-        )
-    )
-
-
-def officer_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(m.Officer)) or 0
-
-
 def parse_time(value: str | dt.datetime) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
