@@ -25,7 +25,9 @@ from routing import durable
 log = logging.getLogger("hotline")
 
 #: Twilio callbacks with no caller on the line: an error there is a 503, not TwiML.
-CALLBACK_ROUTES = ("/voice/status", "/voice/recording-status")
+CALLBACK_ROUTES = ("/voice/status", "/voice/recording-status", "/voice/survey/status")
+#: The survey call: the callee is not calling us, so an error ends it politely (no transfer).
+SURVEY_ROUTES = "/voice/survey/"
 STATIC_APOLOGY = (
     '<?xml version="1.0" encoding="UTF-8"?><Response>'
     '<Say language="cmn-CN" voice="Polly.Zhiyu">抱歉，系统繁忙，请稍后再拨。</Say>'
@@ -118,6 +120,10 @@ def _register_error_handlers(app: Flask) -> None:
             return jsonify(error="Service Unavailable", reason="temporarily unavailable"), 503
         if request.path.startswith("/voice/"):
             try:
+                if request.path.startswith(SURVEY_ROUTES):
+                    from surveys.views import apology
+
+                    return webhooks.twiml(apology())
                 fallback = webhooks.settings().fallback_number
                 return webhooks.twiml(ivr_twiml.apology(fallback))
             except Exception:  # even the settings are unavailable: a fixed answer

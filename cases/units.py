@@ -26,6 +26,7 @@ from flask import Flask
 
 from cases.deadlines import CATEGORIES
 from config.files import ConfigFileError, load_config_file, require_mapping
+from config.settings import Settings
 from core.phone import InvalidPhoneNumber, to_e164
 
 UnitKind = Literal["department", "township", "team", "provider"]
@@ -280,31 +281,40 @@ _loaded: dict[tuple[str, int, int, str], Units] = {}
 
 def units_file(app: Flask) -> Path:
     """Where the app's units are: the UNITS_FILE setting when there is one, else the demo file."""
+    return _units_path(app.extensions["hotline.settings"])
+
+
+def _units_path(settings: Settings) -> Path:
     from config.settings import CONFIG_DIR
 
-    configured = getattr(app.extensions["hotline.settings"], "units_file", None)
+    configured = getattr(settings, "units_file", None)
     return Path(configured) if configured else CONFIG_DIR / "units.yaml"
 
 
 def units_for_app(app: Flask) -> Units:
-    """The app's units, loaded (and validated) on first use, then kept for the app's life.
-
-    Loading hashes every plain PIN, which is deliberately slow; a process that builds several
-    apps on the same unchanged file (tests) loads it once.
-    """
+    """The app's units, loaded (and validated) on first use, then kept for the app's life."""
     cached: Units | None = app.extensions.get("hotline.units")
     if cached is not None:
         return cached
-    path = units_file(app).resolve()
-    region: str = app.extensions["hotline.settings"].default_region
+    units = units_for_settings(app.extensions["hotline.settings"])
+    app.extensions["hotline.units"] = units
+    return units
+
+
+def units_for_settings(settings: Settings) -> Units:
+    """The units of UNITS_FILE, loaded once per process while the file is unchanged.
+
+    Loading hashes every plain PIN, which is deliberately slow; a process that builds several
+    apps on the same unchanged file (tests), or a job worker, loads it once.
+    """
+    path = _units_path(settings).resolve()
     try:
         stat = path.stat()
     except OSError as exc:
         raise UnitsError(f"{path}: cannot read ({exc})") from None
-    key = (str(path), stat.st_mtime_ns, stat.st_size, region)
+    key = (str(path), stat.st_mtime_ns, stat.st_size, settings.default_region)
     with _lock:
         units = _loaded.get(key)
         if units is None:
-            units = _loaded[key] = load_units(path, region)
-    app.extensions["hotline.units"] = units
+            units = _loaded[key] = load_units(path, settings.default_region)
     return units

@@ -76,6 +76,17 @@ class Job(Base):
     )
 
 
+class Defer(Exception):
+    """Raised by a handler that cannot run yet (a pace limit): run again at `until`.
+
+    Nothing the handler did is kept, and the try does not count as an attempt.
+    """
+
+    def __init__(self, until: dt.datetime, reason: str = "") -> None:
+        super().__init__(reason or f"deferred until {until.isoformat()}")
+        self.until = until
+
+
 def handler(kind: str) -> Callable[[Handler], Handler]:
     """Register the handler of a job kind."""
 
@@ -174,6 +185,22 @@ def run_job(
             )
             session.commit()
             return "done"
+        except Defer as defer:
+            session.rollback()
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    state=JobState.PENDING,
+                    due_at=defer.until,
+                    attempts=Job.attempts - 1,
+                    locked_until=None,
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            return "deferred"
         except Exception as exc:
             session.rollback()
             job = session.get(Job, job_id, populate_existing=True)
@@ -263,7 +290,12 @@ def init_app(app: Flask) -> None:
     database: Database = app.extensions["hotline.db"]
 
     def run_one(job_id: int) -> None:
-        run_job(database, settings, job_id)
+        if run_job(database, settings, job_id) == "deferred":
+            # Come back when it is due (the sweep would, within a minute, if this is lost).
+            with database.sessions() as session:
+                due_at = session.scalar(select(Job.due_at).where(Job.id == job_id))
+            if due_at is not None:
+                run_job_task.schedule(args=(job_id,), eta=due_at)
 
     run_job_task = huey.task(name="hotline.run_job")(run_one)
 

@@ -6,7 +6,8 @@ from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
 import cases.models  # noqa: F401
-import core.jobs  # noqa: F401
+import core.jobs
+import core.pacer  # noqa: F401
 import ivr.models  # noqa: F401
 import providers.models  # noqa: F401
 import recordings.models  # noqa: F401

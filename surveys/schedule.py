@@ -5,7 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
+from core.db import utcnow
 from surveys.definition import Survey
+
+
+def now() -> dt.datetime:
+    """The surveys' clock (aware UTC); tests set it, as calling hours depend on it."""
+    return utcnow()
 
 
 def next_calling_time(

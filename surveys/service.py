@@ -61,6 +61,7 @@ def schedule_surveys(
                 "due_at": due_time(case.resolved_at, survey, tz, holidays),
                 "attempts": 0,
                 "note": note,
+                "language": "en" if case.language == "en" else "zh",
                 "created_at": now,
                 "updated_at": now,
             },
@@ -102,15 +103,24 @@ def surveys_of(session: Session, case_number: str) -> list[CaseSurvey]:
 
 
 def init_app(app: Flask) -> None:
-    """Load the survey definition (validated at start-up) and schedule surveys on every sweep."""
+    """Load the survey definition (validated at start-up), serve the survey call's webhooks, and
+    on every sweep: schedule surveys of resolved cases, queue the due ones for dialling, and end
+    attempts that lost their call."""
     from cases.service import stored_holidays
+    from surveys import dialer, views
     from surveys.definition import load_survey
+    from surveys.outcome import Context
 
     settings = app.extensions["hotline.settings"]
     survey = load_survey(settings.survey_file)
     app.extensions["hotline.survey"] = survey
+    views.init_app(app)
 
     def tick(session: Session, now: dt.datetime) -> None:
         schedule_surveys(session, survey, settings.tz, stored_holidays(session), now)
+        session.commit()
+        dialer.recover_stale(session, Context.of(settings), now)
+        session.commit()
+        dialer.queue_due(session, now)
 
     jobs.every_sweep(app, tick)

@@ -1,0 +1,405 @@
+"""Placing survey calls: due surveys become `survey.dial` jobs, paced across every worker.
+
+The database is the source of truth. The sweep gives each due survey a dial job (one per
+attempt, so a job runs once however often it is pushed). The job takes the survey with one
+conditional UPDATE and a slot of the global pace limit (`core.pacer`) in the same transaction,
+commits, and only then asks Twilio to place the call — so a crash can never dial twice, and a
+crash before Twilio answered leaves a `dialing` attempt that the sweep ends after `STALE`.
+
+Twilio answering 429 or 5xx, or not answering at all, is retried by the job with backoff (the
+same attempt); any other refusal ends the attempt as failed. Machines, no answer, busy and
+failed calls are tried again, spread over the survey's window, then the survey is unreachable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
+
+from cases.models import Case
+from cases.service import stored_holidays
+from cases.workflow import CaseState
+from config.settings import Settings
+from core import jobs, pacer, twilio_rest
+from core.db import insert_if_missing
+from surveys import schedule
+from surveys.definition import Survey
+from surveys.models import CaseSurvey, SurveyAttempt, SurveyOutcome, SurveyState
+from surveys.outcome import Context, finish
+from surveys.schedule import next_calling_time
+
+log = logging.getLogger(__name__)
+
+DIAL = "survey.dial"
+PACER = "survey-calls"
+#: A worker waits at most this long for its pace slot; longer, and the job comes back later.
+MAX_WAIT_S = 5.0
+#: Calls are spaced 10% wider than the limit: the network between a worker and Twilio jitters.
+MARGIN = 1.1
+#: A `dialing` survey with no news for this long lost its call (a crash, lost callbacks).
+STALE = dt.timedelta(hours=1)
+#: Tries of one attempt's dial job when Twilio answers 429/5xx or times out (backoff 30 s → 32 min).
+DIAL_TRIES = 8
+BATCH = 200
+FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
+_RANK = {"dialing": 0, "error": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4}
+_RANK.update(dict.fromkeys(FINAL, 5))
+#: What the status callback and the answer webhook ask Twilio for.
+STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+#: Dial outcomes worth another attempt, and how the note names them.
+_FAILED_HOW = {
+    "machine": "an answering machine",
+    "busy": "busy",
+    "no-answer": "no answer",
+    "failed": "the call failed",
+    "canceled": "the call was cancelled",
+    "completed": "hung up before the survey",
+    "error": "Twilio refused the call",
+    "lost": "no news of the call",
+}
+
+
+def is_machine(answered_by: str | None) -> bool:
+    """Twilio's AnsweredBy for a machine (machine_start, machine_end_beep, …) or a fax."""
+    return bool(answered_by) and (answered_by or "").startswith(("machine", "fax"))
+
+
+def call_urls(settings: Settings, survey_id: int, attempt: int) -> tuple[str, str]:
+    """The answer URL and the status callback URL of one attempt (signed by Twilio as given)."""
+    query = urlencode({"s": survey_id, "a": attempt})
+    return (
+        settings.public_url(f"/voice/survey/answer?{query}"),
+        settings.public_url(f"/voice/survey/status?{query}"),
+    )
+
+
+# ---------------------------------------------------------------------------------- the sweep
+
+
+def queue_due(session: Session, now: dt.datetime) -> int:
+    """Give every due survey its dial job; the sweep pushes the jobs right after."""
+    due = session.execute(
+        select(CaseSurvey.id, CaseSurvey.attempts)
+        .where(CaseSurvey.state == SurveyState.SCHEDULED, CaseSurvey.due_at <= now)
+        .order_by(CaseSurvey.due_at)
+        .limit(BATCH)
+    ).all()
+    for survey_id, attempts in due:
+        schedule_dial(session, survey_id, attempts + 1, now)
+    return len(due)
+
+
+def schedule_dial(
+    session: Session, survey_id: int, attempt: int, now: dt.datetime, *, ignore_hours: bool = False
+) -> str:
+    """The dial job of one attempt (a no-op if it exists); returns its key."""
+    key = f"{survey_id}:{attempt}" + (":now" if ignore_hours else "")
+    payload = {"survey_id": survey_id, "attempt": attempt, "ignore_hours": ignore_hours}
+    jobs.schedule(session, DIAL, key, payload, due_at=now, max_attempts=DIAL_TRIES)
+    return key
+
+
+def recover_stale(session: Session, ctx: Context, now: dt.datetime) -> int:
+    """End attempts that have been `dialing` with no news for longer than STALE."""
+    stale = session.scalars(
+        select(CaseSurvey)
+        .where(CaseSurvey.state == SurveyState.DIALING, CaseSurvey.last_attempt_at < now - STALE)
+        .limit(BATCH)
+    ).all()
+    for survey in stale:
+        row = attempt_row(session, survey.id, survey.attempts)
+        answered_by = row.answered_by if row else None
+        person = answered_by is not None and not is_machine(answered_by)
+        end_attempt(session, survey, survey.attempts, "completed" if person else "lost", ctx, now)
+    return len(stale)
+
+
+# -------------------------------------------------------------------------------- the dial job
+
+
+@jobs.handler(DIAL)
+def dial(session: Session, payload: dict[str, Any], settings: Settings) -> None:
+    """Place one attempt of a survey call (see the module's docstring)."""
+    ctx = Context.of(settings)
+    survey_id, attempt = int(payload["survey_id"]), int(payload["attempt"])
+    now = schedule.now()
+    survey = session.get(CaseSurvey, survey_id)
+    if survey is None:
+        return
+    retrying = survey.state is SurveyState.DIALING and survey.attempts == attempt
+    if not retrying and not (
+        survey.state is SurveyState.SCHEDULED and survey.attempts == attempt - 1
+    ):
+        return  # already placed, ended or cancelled: an old or duplicate job
+    if not retrying:
+        reason = _not_to_be_called(session, survey)
+        if reason:
+            _cancel(session, survey, reason, now)
+            session.commit()
+            return
+        if survey.due_at > now:
+            raise jobs.Defer(survey.due_at, "not due yet")
+        if not payload.get("ignore_hours"):
+            holidays = stored_holidays(session)
+            when = next_calling_time(now, ctx.survey, settings.tz, holidays)
+            if when > now:
+                survey.due_at, survey.updated_at = when, now
+                session.commit()
+                raise jobs.Defer(when, "outside calling hours")
+    to, language = survey.caller_number, survey.language
+    # End the read: on SQLite a transaction that read before another worker wrote cannot write.
+    session.rollback()
+    interval = MARGIN / ctx.survey.calls_per_second
+    slot = pacer.claim(session, PACER, interval, max_wait_s=MAX_WAIT_S)
+    if not slot.granted:
+        session.rollback()
+        raise jobs.Defer(dt.datetime.fromtimestamp(slot.at, dt.UTC), "pace limit")
+    placed_at = dt.datetime.fromtimestamp(slot.at, dt.UTC)
+    if not _take(session, survey_id, attempt, retrying, now, placed_at):
+        session.rollback()  # another worker took it first; the slot goes back unused
+        return
+    session.commit()
+    assert to is not None  # noqa: S101 (_not_to_be_called refuses surveys without a number)
+    try:
+        call = place_call(settings, ctx.survey, survey_id, attempt, to, at=slot.at)
+    except TwilioRestException as exc:
+        if exc.status == 429 or exc.status >= 500:
+            _attempt_error(session, survey_id, attempt, f"HTTP {exc.status}: {exc.msg}")
+            raise
+        _attempt_error(session, survey_id, attempt, f"HTTP {exc.status}: {exc.msg}")
+        survey = session.get(CaseSurvey, survey_id, populate_existing=True)
+        if survey is not None:
+            end_attempt(session, survey, attempt, "error", ctx, schedule.now())
+        return
+    except OSError as exc:  # no connection, timeout (requests' errors are OSErrors)
+        _attempt_error(session, survey_id, attempt, f"{type(exc).__name__}: {exc}")
+        raise
+    session.execute(
+        update(SurveyAttempt)
+        .where(SurveyAttempt.survey_id == survey_id, SurveyAttempt.attempt == attempt)
+        .values(
+            call_sid=func.coalesce(SurveyAttempt.call_sid, call.sid),
+            # A new call is "queued" (Prism's sample says otherwise); callbacks tell the rest.
+            status=_forward(session, survey_id, attempt, "queued"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    log.info("survey %s attempt %d: call %s placed (%s)", survey_id, attempt, call.sid, language)
+
+
+def place_call(
+    settings: Settings, survey: Survey, survey_id: int, attempt: int, to: str, *, at: float
+) -> Any:
+    """Ask Twilio to place the call at `at` (epoch s): machine detection on, every status reported.
+
+    Everything but the request itself is done before waiting for the slot, so the request leaves
+    at the slot's start and the gap between two calls stays the pace's interval.
+    """
+    answer_url, status_url = call_urls(settings, survey_id, attempt)
+    calls = twilio_rest.client(settings).calls
+    time.sleep(max(0.0, at - time.time()))
+    return calls.create(
+        to=to,
+        from_=settings.hotline_number,
+        url=answer_url,
+        method="POST",
+        status_callback=status_url,
+        status_callback_method="POST",
+        status_callback_event=list(STATUS_EVENTS),
+        machine_detection="Enable",
+        timeout=survey.ring_seconds,
+    )
+
+
+def _not_to_be_called(session: Session, survey: CaseSurvey) -> str:
+    from surveys.service import opted_out
+
+    if survey.caller_number is None:
+        return "no number to call back"
+    if opted_out(session, survey.caller_number):
+        return "the number opted out of surveys"
+    state = session.scalar(select(Case.state).where(Case.number == survey.case_number))
+    if state not in (CaseState.RESOLVED, CaseState.CLOSED):
+        return f"the case is {state.value if state else 'gone'}, not resolved"
+    return ""
+
+
+def _cancel(session: Session, survey: CaseSurvey, reason: str, now: dt.datetime) -> None:
+    survey.state, survey.note, survey.updated_at = SurveyState.CANCELLED, reason, now
+    session.flush()
+
+
+def _take(
+    session: Session,
+    survey_id: int,
+    attempt: int,
+    retrying: bool,
+    now: dt.datetime,
+    placed_at: dt.datetime,
+) -> bool:
+    """Make attempt `attempt` ours: one conditional UPDATE, so only one worker dials it.
+
+    `placed_at` is the start of the attempt's pace slot: when the request leaves for Twilio.
+    """
+    if retrying:
+        taken = session.execute(
+            update(SurveyAttempt)
+            .where(
+                SurveyAttempt.survey_id == survey_id,
+                SurveyAttempt.attempt == attempt,
+                SurveyAttempt.status == "error",
+                SurveyAttempt.call_sid.is_(None),
+            )
+            .values(status="dialing", error=None, placed_at=placed_at)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        taken = session.execute(
+            update(CaseSurvey)
+            .where(
+                CaseSurvey.id == survey_id,
+                CaseSurvey.state == SurveyState.SCHEDULED,
+                CaseSurvey.attempts == attempt - 1,
+            )
+            .values(
+                state=SurveyState.DIALING,
+                attempts=attempt,
+                first_attempt_at=func.coalesce(CaseSurvey.first_attempt_at, now),
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if not getattr(taken, "rowcount", 0):
+        return False
+    session.execute(
+        update(CaseSurvey)
+        .where(CaseSurvey.id == survey_id)
+        .values(last_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    insert_if_missing(
+        session,
+        SurveyAttempt,
+        {"survey_id": survey_id, "attempt": attempt, "status": "dialing", "placed_at": placed_at},
+        unique=("survey_id", "attempt"),
+    )
+    return True
+
+
+def _attempt_error(session: Session, survey_id: int, attempt: int, error: str) -> None:
+    session.rollback()
+    session.execute(
+        update(SurveyAttempt)
+        .where(
+            SurveyAttempt.survey_id == survey_id,
+            SurveyAttempt.attempt == attempt,
+            SurveyAttempt.call_sid.is_(None),
+        )
+        .values(status="error", error=error[:300])
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    log.warning(
+        "survey %s attempt %d: Twilio did not place the call: %s", survey_id, attempt, error
+    )
+
+
+# ------------------------------------------------------------------------ what Twilio reports
+
+
+def attempt_row(session: Session, survey_id: int, attempt: int) -> SurveyAttempt | None:
+    return session.scalar(
+        select(SurveyAttempt)
+        .where(SurveyAttempt.survey_id == survey_id, SurveyAttempt.attempt == attempt)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _forward(session: Session, survey_id: int, attempt: int, status: str) -> str:
+    """`status`, unless the attempt already reported a later one (callbacks can be reordered)."""
+    row = attempt_row(session, survey_id, attempt)
+    if row is not None and _RANK.get(row.status, 0) >= _RANK.get(status, 0):
+        return row.status
+    return status
+
+
+def report(
+    session: Session, survey_id: int, attempt: int, params: Mapping[str, str], now: dt.datetime
+) -> SurveyAttempt | None:
+    """Record what a webhook says about an attempt (the status only ever moves forward)."""
+    row = attempt_row(session, survey_id, attempt)
+    if row is None:
+        return None
+    status = params.get("CallStatus", "")
+    if status in _RANK and _RANK[status] > _RANK.get(row.status, 0):
+        row.status = status
+        if status in FINAL:
+            row.ended_at = now
+            duration = params.get("CallDuration", "")
+            row.duration_s = int(duration) if duration.isdigit() and len(duration) < 7 else None
+    if row.call_sid is None and params.get("CallSid"):
+        row.call_sid = params["CallSid"][:34]
+    answered_by = params.get("AnsweredBy", "")[:24]
+    if answered_by and row.answered_by is None:
+        row.answered_by = answered_by
+    session.flush()
+    return row
+
+
+def end_attempt(
+    session: Session,
+    survey: CaseSurvey,
+    attempt: int,
+    status: str,
+    ctx: Context,
+    now: dt.datetime,
+) -> None:
+    """An attempt is over: conclude the survey, plan the next attempt, or give up."""
+    row = attempt_row(session, survey.id, attempt)
+    answered_by = row.answered_by if row else None
+    if status == "completed" and answered_by is not None and not is_machine(answered_by):
+        finish(
+            session, survey, attempt, SurveyState.COMPLETED, SurveyOutcome.ANSWERED, ctx, now=now
+        )
+        return
+    how = "machine" if is_machine(answered_by) else status
+    note = f"attempt {attempt}: {_FAILED_HOW.get(how, how)}"
+    when = next_attempt_at(survey, ctx, now, stored_holidays(session))
+    if when is None:
+        finish(session, survey, attempt, SurveyState.UNREACHABLE, None, ctx, note=note, now=now)
+        return
+    session.execute(
+        update(CaseSurvey)
+        .where(
+            CaseSurvey.id == survey.id,
+            CaseSurvey.state == SurveyState.DIALING,
+            CaseSurvey.attempts == attempt,
+        )
+        .values(state=SurveyState.SCHEDULED, due_at=when, note=note, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.flush()
+
+
+def next_attempt_at(
+    survey: CaseSurvey, ctx: Context, now: dt.datetime, holidays: Mapping[dt.date, str]
+) -> dt.datetime | None:
+    """When to try again: attempts spread evenly over the window, inside calling hours.
+
+    None when the attempts are used up or the next one would fall outside the window.
+    """
+    definition = ctx.survey
+    if survey.attempts >= definition.attempts:
+        return None
+    first = survey.first_attempt_at or now
+    planned = first + definition.window * survey.attempts / definition.attempts
+    when = next_calling_time(max(planned, now), definition, ctx.settings.tz, holidays)
+    return when if when <= first + definition.window else None

@@ -1,0 +1,242 @@
+"""The survey call's webhooks: answer, each question's <Gather> action, and the status callback.
+
+Every URL carries the survey and the attempt (`?s=…&a=…`), set by the dialer; a webhook for an
+attempt that is no longer the one on the line changes nothing. Answers are stored as they arrive
+(one per question: a retried webhook finds its answer already there), and the survey ends once,
+by a conditional UPDATE (`surveys.outcome.finish`).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from flask import Blueprint, Flask, Response, request
+from twilio.twiml.voice_response import VoiceResponse
+
+from core import db, webhooks
+from core.db import insert_if_missing
+from core.voice import say
+from surveys import dialer, schedule
+from surveys.definition import Ask, Question, QuestionKind
+from surveys.models import CaseSurvey, SurveyAnswer, SurveyOutcome, SurveyState
+from surveys.outcome import Context, answers_of, finish
+from surveys.service import opt_out
+
+bp = webhooks.protect(Blueprint("surveys", __name__, url_prefix="/voice/survey"))
+
+#: Seconds of silence before a question counts as unanswered.
+QUESTION_TIMEOUT_S = 6
+MAX_SPEECH = 500
+
+_PHRASES = {
+    "again": {"zh": "抱歉，没有听清。", "en": "Sorry, I did not catch that."},
+    "thanks": {
+        "zh": "感谢您的配合，祝您生活愉快，再见。",
+        "en": "Thank you for your time. Goodbye.",
+    },
+    "sorry_thanks": {
+        "zh": "感谢您的反馈，我们已安排重新办理，办理结果会再次回访您。再见。",
+        "en": "Thank you. We will have your request handled again and call you back. Goodbye.",
+    },
+    "opted_out": {
+        "zh": "好的，今后不再给您打回访电话。再见。",
+        "en": "All right, you will not get these calls again. Goodbye.",
+    },
+    "over": {"zh": "本次回访已结束，感谢您的配合。再见。", "en": "This survey is over. Goodbye."},
+    "apology": {
+        "zh": "抱歉，回访系统暂时繁忙，我们稍后再联系您。再见。",
+        "en": "Sorry, we are having trouble. We will call you another time. Goodbye.",
+    },
+}
+
+
+def apology() -> VoiceResponse:
+    """What the callee hears when the survey itself fails (no database, a bug): sorry, goodbye."""
+    return _goodbye("zh", "apology")
+
+
+@bp.post("/answer")
+def answer() -> Response:
+    """The callee picked up (or a machine did: Twilio's AnsweredBy says which)."""
+    found = _attempt()
+    if found is None:
+        return webhooks.twiml(_goodbye("zh", "over"))
+    survey, attempt, ctx = found
+    row = dialer.report(db.session(), survey.id, attempt, webhooks.params(), schedule.now())
+    db.session().commit()
+    if row is not None and dialer.is_machine(row.answered_by):
+        response = VoiceResponse()
+        response.hangup()  # no message on a machine: the next attempt tries for a person
+        return webhooks.twiml(response)
+    return webhooks.twiml(_ask(ctx, survey, attempt, 0, retry=False))
+
+
+@bp.post("/reply")
+def reply() -> Response:
+    """A question's <Gather> action: a key, speech, or nothing."""
+    found = _attempt()
+    if found is None:
+        return webhooks.twiml(_goodbye("zh", "over"))
+    survey, attempt, ctx = found
+    p, session = webhooks.params(), db.session()
+    index, tried = _int_arg("q", 0), _int_arg("t", 1)
+    question = ctx.survey.question(index)
+    digits = p.get("Digits", "").strip()[:8]
+    speech = p.get("SpeechResult", "").strip()[:MAX_SPEECH]
+    if digits[:1] == ctx.survey.opt_out_key and survey.caller_number:
+        opt_out(session, survey.caller_number, "survey key")
+        finish(session, survey, attempt, SurveyState.COMPLETED, SurveyOutcome.OPTED_OUT, ctx)
+        session.commit()
+        return webhooks.twiml(_goodbye(survey.language, "opted_out"))
+    if question is None:
+        return webhooks.twiml(_end(ctx, survey, attempt))
+    understood = _store(ctx, survey, attempt, question, digits, speech)
+    session.commit()
+    if not understood and tried == 0:
+        return webhooks.twiml(_ask(ctx, survey, attempt, index, retry=True))
+    return webhooks.twiml(_ask(ctx, survey, attempt, index + 1, retry=False))
+
+
+@bp.post("/status")
+def status() -> Response:
+    """Twilio's status callback: record it; a final status ends the attempt."""
+    found = _attempt(lookup_only=True)
+    if found is not None:
+        survey, attempt, ctx = found
+        session, now = db.session(), schedule.now()
+        row = dialer.report(session, survey.id, attempt, webhooks.params(), now)
+        final = webhooks.params().get("CallStatus", "")
+        on_the_line = survey.state is SurveyState.DIALING and survey.attempts == attempt
+        if row is not None and final in dialer.FINAL and on_the_line:
+            dialer.end_attempt(session, survey, attempt, final, ctx, now)
+        session.commit()
+    return Response(status=204)
+
+
+# ------------------------------------------------------------------------------------ helpers
+
+
+def _attempt(*, lookup_only: bool = False) -> tuple[CaseSurvey, int, Context] | None:
+    """The survey and attempt this webhook is about, if it is the one on the line."""
+    survey_id, attempt = _int_arg("s"), _int_arg("a")
+    survey = db.session().get(CaseSurvey, survey_id) if survey_id > 0 else None
+    if survey is None or attempt < 1:
+        return None
+    ctx = Context.of(webhooks.settings())
+    if lookup_only:
+        return survey, attempt, ctx
+    if survey.state is not SurveyState.DIALING or survey.attempts != attempt:
+        return None
+    return survey, attempt, ctx
+
+
+def _int_arg(name: str, default: int = -1) -> int:
+    """A small non-negative integer from the query string, else `default`."""
+    raw = request.args.get(name, "")
+    return int(raw) if raw.isdigit() and len(raw) < 10 else default
+
+
+def _store(
+    ctx: Context, survey: CaseSurvey, attempt: int, question: Question, digits: str, speech: str
+) -> bool:
+    """Keep the answer (the first one per question wins); False when nothing was understood."""
+    if question.kind is QuestionKind.COMMENT:
+        if not speech:
+            return False
+        value, positive, text, via = None, None, speech, "speech"
+    else:
+        choice = question.by_key(digits[:1]) if digits else question.understand(speech)
+        if choice is None:
+            return False
+        value, positive = choice.value, choice.positive
+        text, via = (digits[:1], "dtmf") if digits else (speech, "speech")
+    insert_if_missing(
+        db.session(),
+        SurveyAnswer,
+        {
+            "survey_id": survey.id,
+            "question": question.id,
+            "value": value,
+            "positive": positive,
+            "text": text,
+            "via": via,
+            "attempt": attempt,
+            "at": schedule.now(),
+        },
+        unique=("survey_id", "question"),
+    )
+    return True
+
+
+def _ask(
+    ctx: Context, survey: CaseSurvey, attempt: int, index: int, *, retry: bool
+) -> VoiceResponse:
+    """Question `index` (or the next one worth asking), or the end of the survey."""
+    definition = ctx.survey
+    negative = any(a.positive is False for a in answers_of(db.session(), survey.id))
+    while (question := definition.question(index)) is not None:
+        if question.ask is Ask.ALWAYS or negative:
+            break
+        index += 1
+    if question is None:
+        return _end(ctx, survey, attempt)
+    action = _url("reply", survey, attempt, q=index, t=int(retry))
+    response = VoiceResponse()
+    speech_language = "en-US" if survey.language == "en" else "zh-CN"
+    if question.kind is QuestionKind.COMMENT:
+        gather = response.gather(
+            input="speech",
+            action=action,
+            method="POST",
+            timeout=QUESTION_TIMEOUT_S,
+            speech_timeout="auto",
+            language=speech_language,
+            action_on_empty_result=True,
+        )
+    else:
+        gather = response.gather(
+            input="dtmf speech",
+            action=action,
+            method="POST",
+            timeout=QUESTION_TIMEOUT_S,
+            num_digits=1,
+            speech_timeout="auto",
+            language=speech_language,
+            hints=", ".join(_hints(question)) or None,
+            action_on_empty_result=True,
+            barge_in=True,
+        )
+    if retry:
+        say(gather, survey.language, _PHRASES["again"])
+    say(gather, survey.language, question.prompt)
+    response.redirect(action, method="POST")  # a Gather that ends without posting
+    return response
+
+
+def _end(ctx: Context, survey: CaseSurvey, attempt: int) -> VoiceResponse:
+    """All questions asked: end the survey now (the status callback would, a little later)."""
+    session = db.session()
+    finish(session, survey, attempt, SurveyState.COMPLETED, SurveyOutcome.ANSWERED, ctx)
+    session.commit()
+    negative = any(a.positive is False for a in answers_of(session, survey.id))
+    return _goodbye(survey.language, "sorry_thanks" if negative else "thanks")
+
+
+def _goodbye(language: str, phrase: str) -> VoiceResponse:
+    response = VoiceResponse()
+    say(response, language, _PHRASES[phrase])
+    response.hangup()
+    return response
+
+
+def _hints(question: Question) -> list[str]:
+    return [word for answer in question.answers for word in answer.words][:50]
+
+
+def _url(path: str, survey: CaseSurvey, attempt: int, **extra: int) -> str:
+    query = urlencode({"s": survey.id, "a": attempt, **extra})
+    return webhooks.settings().public_url(f"/voice/survey/{path}?{query}")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)

@@ -1,0 +1,549 @@
+"""Survey calls end to end: dialled through Twilio's API contract (Prism), answered by webhooks,
+retried, paced, and acted on — a negative answer reopens the case, anything else closes it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
+
+import pytest
+import yaml
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
+
+from cases.models import Case
+from cases.service import apply, create_case, timeline
+from cases.workflow import CaseState
+from config.settings import CONFIG_DIR, Settings
+from core import jobs, twilio_rest
+from core.db import utcnow
+from core.jobs import Job, JobState
+from routing.models import Alert
+from surveys import dialer, schedule
+from surveys.models import (
+    CaseSurvey,
+    SurveyAnswer,
+    SurveyAttempt,
+    SurveyOptOut,
+    SurveyOutcome,
+    SurveyState,
+)
+from tests.prism import prism_fixture  # noqa: F401 (`prism` fixture)
+from tests.support import CALLER, TwilioSigner, gather_of, path_of, said, twiml
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+RESOLVED_AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)  # a Tuesday morning
+FIRST_CALL = RESOLVED_AT + dt.timedelta(minutes=31)
+
+
+class Clock:
+    """The surveys' clock, moved by the test."""
+
+    def __init__(self, at: dt.datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> dt.datetime:
+        return self.at.astimezone(dt.UTC)
+
+
+@dataclasses.dataclass
+class Posted:
+    method: str
+    url: str
+    data: dict[str, list[str]]
+
+
+class RecordingHttpClient(TwilioHttpClient):  # type: ignore[misc]
+    """Twilio's own HTTP client (to Prism), remembering every request it sends."""
+
+    sent: list[Posted] = []  # noqa: RUF012 (reset by the fixture)
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        data = kwargs.get("data") or {}
+        form: dict[str, list[str]] = {}
+        for key, value in data.items():
+            form[key] = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+        RecordingHttpClient.sent.append(Posted(method, url, form))
+        return super().request(method, url, *args, **kwargs)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fixed = Clock(FIRST_CALL)
+    monkeypatch.setattr(schedule, "now", fixed)
+    return fixed
+
+
+@pytest.fixture
+def survey_file(tmp_path: Path) -> Path:
+    """The shipped survey, paced at 20 calls a second so that tests don't wait."""
+    doc = yaml.safe_load((CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8"))
+    doc["calls_per_second"] = 20
+    path = tmp_path / "survey.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def calls(
+    app: Flask,
+    settings: Settings,
+    prism: str,
+    survey_file: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> list[Posted]:
+    """Twilio's API is Prism; the calls.create requests the dialer sends."""
+    replaced = dataclasses.replace(settings, twilio_api_base_url=prism, survey_file=survey_file)
+    app.extensions["hotline.settings"] = replaced
+    RecordingHttpClient.sent = []
+    monkeypatch.setattr(twilio_rest, "TwilioHttpClient", RecordingHttpClient)
+    return RecordingHttpClient.sent
+
+
+def call_requests(sent: list[Posted]) -> list[Posted]:
+    return [p for p in sent if p.url.endswith("/Calls.json")]
+
+
+def resolved_case(app: Flask, db_session: Session, **kwargs: Any) -> str:
+    settings: Settings = app.extensions["hotline.settings"]
+    case = create_case(
+        db_session,
+        call_sid=None,
+        category="street_lights",
+        language=kwargs.pop("language", "zh"),
+        caller_number=kwargs.pop("caller", CALLER),
+        caller_raw=CALLER,
+        transcript="人民路的路灯坏了",
+        tz=settings.tz,
+        holidays={},
+        source="api",
+        now=RESOLVED_AT,
+    )
+    units = app.extensions["hotline.units"]
+    apply(
+        db_session,
+        case.number,
+        "dispatch",
+        actor="t",
+        unit_code="city_management",
+        units=units,
+        now=RESOLVED_AT,
+    )
+    apply(db_session, case.number, "accept", actor="t", now=RESOLVED_AT)
+    apply(db_session, case.number, "resolve", actor="t", note="已更换灯泡", now=RESOLVED_AT)
+    db_session.commit()
+    return case.number
+
+
+def the_survey(db_session: Session, number: str) -> CaseSurvey:
+    db_session.expire_all()
+    survey = db_session.scalar(select(CaseSurvey).where(CaseSurvey.case_number == number))
+    assert survey is not None
+    return survey
+
+
+def the_case(db_session: Session, number: str) -> Case:
+    db_session.expire_all()
+    case = db_session.scalar(select(Case).where(Case.number == number))
+    assert case is not None
+    return case
+
+
+def sweep(app: Flask, clock: Clock, at: dt.datetime | None = None) -> dict[str, int]:
+    if at is not None:
+        clock.at = at
+    return jobs.run_due(app, clock())
+
+
+def placed(app: Flask, db_session: Session, clock: Clock) -> tuple[str, CaseSurvey]:
+    """A resolved case whose first survey call has just been placed."""
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))  # schedules the survey
+    sweep(app, clock)  # due: queued and dialled
+    survey = the_survey(db_session, number)
+    assert survey.state is SurveyState.DIALING
+    return number, survey
+
+
+def answer(twilio: TwilioSigner, survey: CaseSurvey, attempt: int = 1, **extra: str) -> ET.Element:
+    params = callee(survey, attempt, **extra)
+    return twiml(twilio.post(f"/voice/survey/answer?s={survey.id}&a={attempt}", params))
+
+
+def callee(survey: CaseSurvey, attempt: int = 1, **extra: str) -> dict[str, str]:
+    return {
+        "CallSid": f"CA{survey.id:016d}{attempt:016d}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+865996110110",
+        "To": CALLER,
+        "Direction": "outbound-api",
+        "CallStatus": "in-progress",
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+def respond(twilio: TwilioSigner, root: ET.Element, survey: CaseSurvey, **said: str) -> ET.Element:
+    """Answer the <Gather> of `root` with keys (Digits=…) or speech (SpeechResult=…)."""
+    action = path_of(gather_of(root).get("action") or "")
+    attempt = int(parse_qs(urlsplit(action).query)["a"][0])
+    return twiml(twilio.post(action, {**callee(survey, attempt), **said}))
+
+
+def status(twilio: TwilioSigner, survey: CaseSurvey, attempt: int, call_status: str, **extra: str):  # type: ignore[no-untyped-def]
+    params = {**callee(survey, attempt), "CallStatus": call_status, **extra}
+    response = twilio.post(f"/voice/survey/status?s={survey.id}&a={attempt}", params)
+    assert response.status_code == 204, response.get_data(as_text=True)
+
+
+def heard(root: ET.Element) -> str:
+    return " ".join(text for _, text in said(root))
+
+
+# ------------------------------------------------------------------------------------ dialling
+
+
+def test_a_resolved_case_gets_one_call_as_twilio_expects_it(
+    app: Flask, db_session: Session, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+
+    (request,) = call_requests(calls)
+    form = request.data
+    assert request.method == "POST"
+    assert form["To"] == [CALLER]
+    assert form["From"] == ["+865996110110"]
+    assert form["MachineDetection"] == ["Enable"]
+    assert form["Timeout"] == ["25"]
+    assert form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
+    assert form["Url"] == [f"https://hotline.example.org/voice/survey/answer?s={survey.id}&a=1"]
+    assert form["StatusCallback"] == [
+        f"https://hotline.example.org/voice/survey/status?s={survey.id}&a=1"
+    ]
+    (attempt,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert attempt.call_sid is not None and attempt.call_sid.startswith("CA"), "Prism's answer"
+    assert (survey.attempts, survey.first_attempt_at) == (1, FIRST_CALL)
+
+    for _ in range(3):  # more sweeps, more workers, the same job pushed again: no second call
+        sweep(app, clock, clock.at + dt.timedelta(minutes=2))
+    assert len(call_requests(calls)) == 1
+    assert the_case(db_session, number).state is CaseState.RESOLVED, "waits for the answers"
+
+
+def test_nothing_is_dialled_outside_calling_hours(
+    app: Flask, db_session: Session, calls: list[Posted], clock: Clock
+) -> None:
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    survey = the_survey(db_session, number)
+    late = dt.datetime(2026, 11, 24, 20, 30, tzinfo=SHANGHAI)
+    # A survey that became due in hours but was not dialled in time (the workers were down).
+    sweep(app, clock, late)
+
+    assert call_requests(calls) == []
+    survey = the_survey(db_session, number)
+    assert survey.state is SurveyState.SCHEDULED
+    assert survey.due_at == dt.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+    job = db_session.scalar(select(Job).where(Job.kind == dialer.DIAL))
+    assert job is not None and (job.state, job.attempts) == (JobState.PENDING, 0), "deferred"
+
+    sweep(app, clock, dt.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI))
+    assert len(call_requests(calls)) == 1
+
+
+def test_a_number_that_opts_out_before_the_call_is_never_dialled(
+    app: Flask, db_session: Session, calls: list[Posted], clock: Clock
+) -> None:
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    jobs.run_sweepers(app, clock())  # queued for dialling...
+    db_session.add(SurveyOptOut(number=CALLER, at=clock(), source="desk"))
+    db_session.commit()  # ...then the caller tells the desk: no more calls
+    sweep(app, clock)
+
+    assert call_requests(calls) == []
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.note) == (SurveyState.CANCELLED, "the number opted out of surveys")
+
+
+# ---------------------------------------------------------------------------------- answering
+
+
+def test_a_satisfied_caller_closes_the_case(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+
+    first = answer(twilio, survey, AnsweredBy="human")
+    gather = gather_of(first)
+    assert gather.get("input") == "dtmf speech"
+    assert "您反映的问题解决了吗" in heard(first)
+    second = respond(twilio, first, survey, Digits="1")
+    assert "满意吗" in heard(second)
+    end = respond(twilio, second, survey, SpeechResult="非常满意，谢谢", Confidence="0.9")
+
+    assert "感谢您的配合" in heard(end)
+    assert end.find("Hangup") is not None
+    answers = db_session.scalars(select(SurveyAnswer).order_by(SurveyAnswer.id)).all()
+    assert [(a.question, a.value, a.via) for a in answers] == [
+        ("resolved", "yes", "dtmf"),
+        ("satisfaction", "5", "speech"),
+    ]
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.outcome, survey.negative) == (
+        SurveyState.COMPLETED,
+        SurveyOutcome.ANSWERED,
+        False,
+    )
+    case = the_case(db_session, number)
+    assert case.state is CaseState.CLOSED
+    assert timeline(db_session, case)[-1].note == "回访：已解决；满意度 5 分（5 分最满意）"
+
+    status(twilio, survey, 1, "completed", CallDuration="48")  # the call ends afterwards
+    assert the_case(db_session, number).state is CaseState.CLOSED
+
+
+def test_an_unsatisfied_answer_reopens_the_case_and_alerts_the_supervisor(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+
+    root = answer(twilio, survey, AnsweredBy="human")
+    root = respond(twilio, root, survey, SpeechResult="没有解决")
+    root = respond(twilio, root, survey, Digits="1")
+    assert "还有什么问题" in heard(root), "a negative answer asks for a comment"
+    assert gather_of(root).get("input") == "speech"
+    end = respond(twilio, root, survey, SpeechResult="路灯还是不亮，晚上很黑")
+
+    assert "重新办理" in heard(end)
+    case = the_case(db_session, number)
+    assert (case.state, case.reopen_count, case.unit_code) == (
+        CaseState.DISPATCHED,
+        1,
+        "city_management",
+    )
+    reopen = next(e for e in timeline(db_session, case) if e.action == "reopen")
+    assert reopen.actor == "survey"
+    assert reopen.note == "回访：未解决；满意度 1 分（5 分最满意）；意见：路灯还是不亮，晚上很黑"
+    alert = db_session.scalar(select(Alert).where(Alert.kind == f"reopen:{number}"))
+    assert alert is not None and alert.priority == 1
+    texts = db_session.scalars(select(Job.key).where(Job.kind == "sms.send")).all()
+    assert f"case-reopen:{number}:1" in texts, "the unit's supervisor gets a text"
+
+
+def test_partial_answers_are_kept_when_the_caller_hangs_up(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    root = answer(twilio, survey, AnsweredBy="unknown")
+    respond(twilio, root, survey, Digits="2")  # not resolved — and the caller hangs up
+    status(twilio, survey, 1, "completed", CallDuration="11")
+
+    (kept,) = db_session.scalars(select(SurveyAnswer)).all()
+    assert (kept.question, kept.value, kept.positive) == ("resolved", "no", False)
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.negative) == (SurveyState.COMPLETED, True)
+    assert the_case(db_session, number).state is CaseState.DISPATCHED, "reopened, redone"
+
+
+def test_silence_gets_one_re_ask_then_the_survey_moves_on(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    _, survey = placed(app, db_session, clock)
+    root = answer(twilio, survey, AnsweredBy="human")
+    again = respond(twilio, root, survey)  # silence
+    assert heard(again).startswith("抱歉，没有听清。")
+    assert "您反映的问题解决了吗" in heard(again)
+    unclear = respond(twilio, again, survey, SpeechResult="嗯……这个嘛")
+    assert "满意吗" in heard(unclear), "after one re-ask, the next question"
+    assert db_session.scalars(select(SurveyAnswer)).all() == []
+
+
+def test_the_opt_out_key_ends_the_survey_for_good(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    root = answer(twilio, survey, AnsweredBy="human")
+    end = respond(twilio, root, survey, Digits="9")
+
+    assert "今后不再给您打回访电话" in heard(end)
+    assert db_session.get(SurveyOptOut, CALLER) is not None
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.outcome) == (SurveyState.COMPLETED, SurveyOutcome.OPTED_OUT)
+    assert the_case(db_session, number).state is CaseState.CLOSED
+
+
+def test_an_english_caller_is_surveyed_in_english(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number = resolved_case(app, db_session, language="en")
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    sweep(app, clock)
+    survey = the_survey(db_session, number)
+    root = answer(twilio, survey, AnsweredBy="human")
+    assert gather_of(root).get("language") == "en-US"
+    assert "Was your problem resolved?" in heard(root)
+    root = respond(twilio, root, survey, SpeechResult="Yes, it is fixed")
+    end = respond(twilio, root, survey, SpeechResult="not satisfied")
+    assert "handled again" in heard(respond(twilio, end, survey, SpeechResult="It took too long"))
+
+
+# ------------------------------------------------------------------------------------ retries
+
+
+def test_machine_no_answer_and_busy_are_retried_then_given_up(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+
+    machine = answer(twilio, survey, AnsweredBy="machine_start")
+    assert machine.find("Hangup") is not None and said(machine) == [], "no message on a machine"
+    status(twilio, survey, 1, "completed", AnsweredBy="machine_start", CallDuration="3")
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.note) == (SurveyState.SCHEDULED, "attempt 1: an answering machine")
+    # Three attempts over 48 hours: the second 16 hours after the first, in calling hours.
+    assert survey.due_at == dt.datetime(2026, 11, 25, 9, 0, tzinfo=SHANGHAI)
+
+    sweep(app, clock, survey.due_at)
+    status(twilio, survey, 2, "no-answer")
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.attempts) == (SurveyState.SCHEDULED, 2)
+    assert survey.due_at == FIRST_CALL + dt.timedelta(hours=32)
+
+    sweep(app, clock, survey.due_at)
+    status(twilio, survey, 3, "busy")
+
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.attempts) == (SurveyState.UNREACHABLE, 3)
+    assert len(call_requests(calls)) == 3
+    statuses = db_session.scalars(select(SurveyAttempt.status).order_by(SurveyAttempt.attempt))
+    assert list(statuses) == ["completed", "no-answer", "busy"]
+    case = the_case(db_session, number)
+    assert case.state is CaseState.CLOSED
+    assert "回访未接通" in timeline(db_session, case)[-1].note
+    sweep(app, clock, clock.at + dt.timedelta(days=3))
+    assert len(call_requests(calls)) == 3, "given up means given up"
+
+
+def test_duplicated_and_reordered_callbacks_change_nothing(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    status(twilio, survey, 1, "ringing")
+    root = answer(twilio, survey, AnsweredBy="human")
+    second = respond(twilio, root, survey, Digits="1")
+    again = respond(twilio, root, survey, Digits="2")  # Twilio retries the first answer...
+    assert ET.tostring(again) == ET.tostring(second), "...and gets the same next question"
+    end = respond(twilio, second, survey, Digits="4")
+    assert end.find("Hangup") is not None
+
+    def snapshot() -> tuple[object, ...]:
+        db_session.expire_all()
+        return (
+            [(a.question, a.value) for a in db_session.scalars(select(SurveyAnswer))],
+            [(s.state, s.attempts, s.outcome) for s in db_session.scalars(select(CaseSurvey))],
+            [(a.status, a.duration_s) for a in db_session.scalars(select(SurveyAttempt))],
+            the_case(db_session, number).state,
+            len(timeline(db_session, the_case(db_session, number))),
+        )
+
+    status(twilio, survey, 1, "completed", CallDuration="40")
+    before = snapshot()
+    status(twilio, survey, 1, "completed", CallDuration="40")  # duplicated
+    status(twilio, survey, 1, "ringing")  # late
+    status(twilio, survey, 1, "busy")  # nonsense after the end
+    respond(twilio, second, survey, Digits="1")  # a late retry of the last answer
+    assert snapshot() == before
+    assert before[0] == [("resolved", "yes"), ("satisfaction", "4")]
+    assert before[3] is CaseState.CLOSED
+
+
+def test_a_webhook_for_an_old_attempt_changes_nothing(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    status(twilio, survey, 1, "no-answer")
+    sweep(app, clock, the_survey(db_session, number).due_at)  # attempt 2 is on the line
+    stale = answer(twilio, survey, attempt=1, AnsweredBy="human")
+    assert stale.find("Gather") is None and stale.find("Hangup") is not None
+    status(twilio, survey, 1, "completed")
+    assert the_survey(db_session, number).state is SurveyState.DIALING
+
+
+def test_twilio_errors_and_timeouts_are_retried_with_backoff(
+    app: Flask,
+    db_session: Session,
+    calls: list[Posted],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    answers = [
+        TwilioRestException(429, "/Calls.json", "Too Many Requests", code=20429),
+        TwilioRestException(503, "/Calls.json", "Service Unavailable"),
+        TimeoutError("read timed out"),
+    ]
+    real = dialer.place_call
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        if answers:
+            raise answers.pop(0)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dialer, "place_call", flaky)
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    jobs.run_sweepers(app, clock())  # the dial job
+    job_id = db_session.scalar(select(Job.id).where(Job.kind == dialer.DIAL))
+    assert job_id is not None
+    database, settings = app.extensions["hotline.db"], app.extensions["hotline.settings"]
+    outcomes = []
+    for minutes in (0, 1, 3, 7, 15):  # the job's own backoff (real time): 30 s, 1, 2, 4 min
+        at = utcnow() + dt.timedelta(minutes=minutes)
+        outcomes.append(jobs.run_job(database, settings, job_id, now=at))
+
+    assert outcomes == ["retry", "retry", "retry", "done", "skipped"]
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.attempts) == (SurveyState.DIALING, 1), "the same attempt"
+    (attempt,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert attempt.status == "queued" and attempt.call_sid is not None
+    assert len(call_requests(calls)) == 1
+
+
+def test_a_refused_call_counts_as_a_failed_attempt(
+    app: Flask,
+    db_session: Session,
+    calls: list[Posted],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise TwilioRestException(400, "/Calls.json", "Invalid 'To' Phone Number", code=21211)
+
+    monkeypatch.setattr(dialer, "place_call", refuse)
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    assert sweep(app, clock).get("done") == 1
+
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.attempts) == (SurveyState.SCHEDULED, 1)
+    assert survey.note == "attempt 1: Twilio refused the call"
+    (attempt,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert attempt.status == "error" and "Invalid 'To'" in (attempt.error or "")
+
+
+def test_a_call_lost_without_news_is_ended_by_the_sweep(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    # No answer webhook, no status callback: Twilio's callbacks never reached us.
+    sweep(app, clock, clock.at + dialer.STALE + dt.timedelta(minutes=1))
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.note) == (SurveyState.SCHEDULED, "attempt 1: no news of the call")
