@@ -160,6 +160,9 @@ class Softphone:
         incoming_path: str = "/voice/incoming",
         status_path: str = "/voice/status",
         max_steps: int = 60,
+        call_sid: str | None = None,
+        leg_extra: Mapping[str, str] | None = None,
+        first_status: str = "ringing",
     ) -> None:
         self.transport = transport
         self.public_base_url = public_base_url.rstrip("/")
@@ -172,7 +175,11 @@ class Softphone:
         self.incoming_path = incoming_path
         self.status_path = status_path
         self.max_steps = max_steps
-        self.call_sid = new_sid("CA")
+        self.call_sid = call_sid or new_sid("CA")
+        #: Parameters every webhook of this call carries besides the usual ones (an outbound
+        #: call's Direction and AnsweredBy, say).
+        self.leg_extra = dict(leg_extra or {})
+        self.first_status = first_status
         self._validator = RequestValidator(auth_token)
         self._transcript: list[str] = []
         self._requests: list[tuple[str, dict[str, str]]] = []
@@ -182,8 +189,12 @@ class Softphone:
     def run(self) -> CallResult:
         """Place the call and play it to its end; what the server does never raises here."""
         self._out(f"📞 calling {self.to_number} from {self.from_number} ({self.call_sid})")
-        base = leg_params(self.call_sid, self.account_sid, self.from_number, self.to_number)
-        first = _Request(self._absolute(self.incoming_path), {**base, "CallStatus": "ringing"})
+        base = leg_params(
+            self.call_sid, self.account_sid, self.from_number, self.to_number, **self.leg_extra
+        )
+        first = _Request(
+            self._absolute(self.incoming_path), {**base, "CallStatus": self.first_status}
+        )
         try:
             how = self._drive(first, _Leg(base))
         except _Stop as stop:
@@ -454,6 +465,21 @@ class Softphone:
 @click.option("--to", "to_number", default=None, help="[default: HOTLINE_NUMBER]")
 @click.option("--auth-token", default=None, help="[default: TWILIO_AUTH_TOKEN]")
 @click.option("--account-sid", default=None, help="[default: TWILIO_ACCOUNT_SID]")
+@click.option(
+    "--survey",
+    "survey_case",
+    default=None,
+    metavar="CASE",
+    help="Be the caller answering the survey call placed for case CASE (see `hotline surveys "
+    "dial`), instead of calling the hotline.",
+)
+@click.option(
+    "--answered-by",
+    default="human",
+    show_default=True,
+    type=click.Choice(["human", "unknown", "machine_start", "machine_end_beep", "fax"]),
+    help="With --survey: what Twilio's answering-machine detection reports.",
+)
 def call_command(
     base_url: str,
     public_url: str | None,
@@ -462,9 +488,33 @@ def call_command(
     to_number: str | None,
     auth_token: str | None,
     account_sid: str | None,
+    survey_case: str | None,
+    answered_by: str,
 ) -> None:
     """Call the hotline from this terminal, exactly as Twilio would (no Twilio account needed)."""
     ctx = click.get_current_context()
+    if survey_case is not None:
+        try:
+            leg = survey_leg(survey_case)
+        except (SettingsError, LookupError) as exc:
+            raise click.ClickException(str(exc)) from None
+        phone = Softphone(
+            transport=_transport(base_url),
+            public_base_url=public_url or base_url,
+            auth_token=auth_token or leg.auth_token,
+            account_sid=account_sid or leg.account_sid,
+            from_number=leg.from_number,
+            to_number=leg.to_number,
+            inputs=list(inputs) if inputs else None,
+            output_func=click.echo,
+            incoming_path=leg.answer_path,
+            status_path=leg.status_path,
+            call_sid=leg.call_sid,
+            leg_extra={"Direction": "outbound-api", "AnsweredBy": answered_by},
+            first_status="in-progress",
+        )
+        click.echo(f"📲 the hotline's survey call for case {survey_case} rings {leg.to_number}")
+        ctx.exit(phone.run().exit_code)
     if to_number is None or auth_token is None or account_sid is None:
         try:
             settings = Settings.from_env()
@@ -474,12 +524,8 @@ def call_command(
         to_number = to_number or settings.hotline_number
         auth_token = auth_token or settings.twilio_auth_token
         account_sid = account_sid or settings.twilio_account_sid
-    try:
-        transport = HttpTransport(base_url)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--base-url") from None
     phone = Softphone(
-        transport=transport,
+        transport=_transport(base_url),
         public_base_url=public_url or base_url,
         auth_token=auth_token,
         account_sid=account_sid,
@@ -489,3 +535,59 @@ def call_command(
         output_func=click.echo,
     )
     ctx.exit(phone.run().exit_code)
+
+
+def _transport(base_url: str) -> HttpTransport:
+    try:
+        return HttpTransport(base_url)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--base-url") from None
+
+
+@dataclass(frozen=True)
+class SurveyLeg:
+    """The survey call a case's caller is about to answer, as Twilio would present it."""
+
+    call_sid: str
+    from_number: str
+    to_number: str
+    answer_path: str
+    status_path: str
+    auth_token: str
+    account_sid: str
+
+
+def survey_leg(case_number: str) -> SurveyLeg:
+    """The attempt on the line for `case_number` (from the database of the environment's settings).
+
+    Raises LookupError (with what to do) when no survey call of the case is being placed.
+    """
+    from app import create_app
+    from core import db
+    from surveys import dialer, service
+    from surveys.models import SurveyState
+
+    settings = Settings.from_env()
+    app = create_app(settings)
+    with app.app_context():
+        found = service.surveys_of(db.session(), case_number)
+        if not found:
+            raise LookupError(f"case {case_number} has no survey yet (is it resolved?)")
+        survey = found[-1]
+        if survey.state is not SurveyState.DIALING:
+            raise LookupError(
+                f"no survey call is being placed for case {case_number}: the survey is "
+                f"{survey.state.value} (place one with `hotline surveys dial {case_number}`)"
+            )
+        attempt = dialer.attempt_row(db.session(), survey.id, survey.attempts)
+        answer_url, status_url = dialer.call_urls(settings, survey.id, survey.attempts)
+        base = settings.public_base_url.rstrip("/")
+        return SurveyLeg(
+            call_sid=(attempt.call_sid if attempt and attempt.call_sid else new_sid("CA")),
+            from_number=settings.hotline_number,
+            to_number=survey.caller_number or DEFAULT_CALLER,
+            answer_path=answer_url.removeprefix(base),
+            status_path=status_url.removeprefix(base),
+            auth_token=settings.twilio_auth_token,
+            account_sid=settings.twilio_account_sid,
+        )

@@ -1,15 +1,20 @@
-"""`hotline surveys …`: opt-outs and the survey schedule."""
+"""`hotline surveys …`: opt-outs, the schedule, placing a survey call now, the figures."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
+from flask import current_app
 from sqlalchemy import select
 
-from core import db
+from core import db, jobs
+from core.jobs import Job
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
-from surveys import service
+from surveys import dialer, report, schedule, service
 from surveys.models import CaseSurvey, SurveyState
+from surveys.report import GroupBy
 
 
 @click.group("surveys", help="Callback surveys (回访).")
@@ -42,5 +47,80 @@ def list_surveys(state: str | None) -> None:
     rows = db.session().scalars(query.limit(500)).all()
     for s in rows:
         due = s.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-        click.echo(f"{s.case_number}  round {s.round}  {s.state.value:<11} due {due}  {s.note}")
+        outcome = f" {s.outcome}" if s.outcome else ""
+        click.echo(
+            f"{s.case_number}  round {s.round}  {s.state.value:<11}{outcome}  "
+            f"attempts {s.attempts}  due {due}  {s.note}".rstrip()
+        )
     click.echo(f"{len(rows)} survey(s)")
+
+
+@surveys_cli.command("report")
+@click.option(
+    "--since", type=click.DateTime(["%Y-%m-%d"]), default=None, help="[default: 30 days ago]"
+)
+@click.option(
+    "--until", type=click.DateTime(["%Y-%m-%d"]), default=None, help="[default: today, inclusive]"
+)
+@click.option(
+    "--by", type=click.Choice(["unit", "category", "both"]), default="both", show_default=True
+)
+def report_command(since: dt.datetime | None, until: dt.datetime | None, by: GroupBy) -> None:
+    """Response, resolution and satisfaction rates per unit and category (local dates)."""
+    s = settings()
+    today = dt.datetime.now(s.tz).date()
+    first = since.date() if since else today - dt.timedelta(days=30)
+    last = until.date() if until else today
+    if last < first:
+        raise click.BadParameter("--until is before --since", param_hint="--until")
+    start = dt.datetime.combine(first, dt.time(), s.tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), s.tz)
+    definition = current_app.extensions["hotline.survey"]
+    rows = report.survey_report(db.session(), definition, since=start, until=end, by=by)
+    click.echo(f"callback surveys ended {first} to {last} ({s.timezone})")
+    click.echo(report.render(rows, definition))
+
+
+@surveys_cli.command("dial")
+@click.argument("case_number")
+@click.option(
+    "--ignore-hours",
+    is_flag=True,
+    help="Call now even outside calling hours (a demo, or a caller who asked for it).",
+)
+def dial_command(case_number: str, ignore_hours: bool) -> None:
+    """Place the survey call of CASE_NUMBER now, without waiting for its due time."""
+    session = db.session()
+    found = service.surveys_of(session, case_number)
+    if not found:
+        raise click.ClickException(
+            f"case {case_number} has no survey (it is scheduled by the sweep once the case is "
+            "resolved; run `hotline jobs run-due`)"
+        )
+    survey = found[-1]
+    if survey.state is not SurveyState.SCHEDULED:
+        raise click.ClickException(
+            f"the survey of {case_number} (round {survey.round}) is {survey.state.value}"
+            + (f": {survey.note}" if survey.note else "")
+        )
+    now = schedule.now()
+    survey.due_at, survey.updated_at = now, now
+    key = dialer.schedule_dial(
+        session, survey.id, survey.attempts + 1, now, ignore_hours=ignore_hours
+    )
+    session.commit()
+    job_id = session.scalar(select(Job.id).where(Job.kind == dialer.DIAL, Job.key == key))
+    assert job_id is not None  # noqa: S101 (just scheduled)
+    app = current_app
+    outcome = jobs.run_job(app.extensions["hotline.db"], settings(), job_id)
+    session.expire_all()
+    attempt = dialer.attempt_row(session, survey.id, survey.attempts)
+    if attempt is None or outcome != "done":
+        job = session.get(Job, job_id)
+        detail = job.last_error if job and job.last_error else f"the job is {outcome}"
+        raise click.ClickException(f"no call placed: {detail}")
+    click.echo(
+        f"survey call placed: case {case_number}, attempt {attempt.attempt}, "
+        f"call {attempt.call_sid or '(no SID yet)'}, status {attempt.status}"
+        + (f" ({attempt.error})" if attempt.error else "")
+    )

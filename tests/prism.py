@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import json
 import os
 import shutil
 import socket
@@ -23,23 +22,24 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.json"
-SPEC_ENV = "TWILIO_OPENAPI_SPEC"
-PRISM_BIN = REPO_ROOT / "node_modules" / ".bin" / "prism"
+from devtools.twilio_mock import (
+    PRISM_BIN,
+    REPO_ROOT,
+    SPEC_ENV,
+    prism_command,
+    spec_path,
+    widen_form_arrays,
+    write_prism_spec,
+)
+
 #: Prism needs about 3 s to load Twilio's 1.9 MB spec; a loaded CI machine may need much more.
 STARTUP_TIMEOUT = 60.0
-_FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-
-def spec_path() -> Path:
-    """Twilio's OpenAPI spec: TWILIO_OPENAPI_SPEC, or shared/twilio/ beside the repository."""
-    override = os.environ.get(SPEC_ENV)
-    return Path(override).expanduser().resolve() if override else DEFAULT_SPEC
+__all__ = ["prism_fixture", "spec_path", "widen_form_arrays"]
 
 
 def _unavailable(reason: str) -> NoReturn:
@@ -60,30 +60,6 @@ def _problem() -> str | None:
     if not PRISM_BIN.exists():
         return f"{PRISM_BIN.relative_to(REPO_ROOT)} is missing (run `make install` or `npm ci`)"
     return None
-
-
-def widen_form_arrays(spec: dict[str, Any]) -> list[str]:
-    """Let each form-encoded array parameter also be a single item; returns what it widened.
-
-    Twilio sends a list parameter (StatusCallbackEvent, MediaUrl, ...) as repeated keys, which
-    Twilio's API reads as an array. Prism keeps only the last of repeated form keys, so it sees a
-    string and rejects every such request ("must be array"; stoplightio/prism#2473, open). Each
-    widened parameter accepts what it did before or one item, which Prism checks against the
-    item schema; nothing else in the spec changes.
-    """
-    widened: list[str] = []
-    for path, operations in spec.get("paths", {}).items():
-        for method, operation in operations.items():
-            if not isinstance(operation, dict):
-                continue
-            content = operation.get("requestBody", {}).get("content", {})
-            for media_type in _FORM_MEDIA_TYPES:
-                properties = content.get(media_type, {}).get("schema", {}).get("properties", {})
-                for name, schema in properties.items():
-                    if schema.get("type") == "array" and "items" in schema:
-                        properties[name] = {"anyOf": [schema, schema["items"]]}
-                        widened.append(f"{method.upper()} {path} {name}")
-    return widened
 
 
 def _free_port() -> int:
@@ -135,17 +111,13 @@ def prism_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if problem:
         _unavailable(problem)
     directory = tmp_path_factory.mktemp("prism")
-    spec = directory / "twilio_api_v2010.prism.json"
-    document = json.loads(spec_path().read_text(encoding="utf-8"))
-    widen_form_arrays(document)
-    spec.write_text(json.dumps(document), encoding="utf-8")
+    spec = write_prism_spec(directory)
     log_path = directory / "prism.log"
     port = _free_port()
-    command = [str(PRISM_BIN), "mock", "--host", "127.0.0.1", "-p", str(port), "--errors"]
     with log_path.open("wb") as log:
         try:
             process = subprocess.Popen(  # noqa: S603 (fixed arguments, no shell)
-                [*command, str(spec)], cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
+                prism_command(spec, port), cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT
             )
         except OSError as exc:
             _unavailable(f"cannot start {PRISM_BIN}: {exc}")
