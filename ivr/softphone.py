@@ -38,6 +38,7 @@ from ivr.softphone_twiml import (
 )
 
 if TYPE_CHECKING:
+    from flask import Flask
     from flask.testing import FlaskClient
 
 EndedHow = Literal["hangup", "end-of-document", "error", "too-many-steps", "caller-hung-up"]
@@ -495,7 +496,9 @@ def call_command(
     ctx = click.get_current_context()
     if survey_case is not None:
         try:
-            leg = survey_leg(survey_case)
+            from app import create_app
+
+            leg = survey_leg(create_app(Settings.from_env()), survey_case)
         except (SettingsError, LookupError) as exc:
             raise click.ClickException(str(exc)) from None
         phone = Softphone(
@@ -557,18 +560,16 @@ class SurveyLeg:
     account_sid: str
 
 
-def survey_leg(case_number: str) -> SurveyLeg:
-    """The attempt on the line for `case_number` (from the database of the environment's settings).
+def survey_leg(app: Flask, case_number: str) -> SurveyLeg:
+    """The attempt on the line for `case_number`, from the app's database.
 
     Raises LookupError (with what to do) when no survey call of the case is being placed.
     """
-    from app import create_app
     from core import db
     from surveys import dialer, service
     from surveys.models import SurveyState
 
-    settings = Settings.from_env()
-    app = create_app(settings)
+    settings: Settings = app.extensions["hotline.settings"]
     with app.app_context():
         found = service.surveys_of(db.session(), case_number)
         if not found:

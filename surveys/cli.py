@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import click
 from flask import current_app
 from sqlalchemy import select
 
+from cases.service import stored_holidays
 from core import db, jobs
 from core.jobs import Job
 from core.phone import InvalidPhoneNumber, to_e164
@@ -15,6 +17,7 @@ from core.webhooks import settings
 from surveys import dialer, report, schedule, service
 from surveys.models import CaseSurvey, SurveyState
 from surveys.report import GroupBy
+from surveys.schedule import next_calling_time
 
 
 @click.group("surveys", help="Callback surveys (回访).")
@@ -88,7 +91,8 @@ def report_command(since: dt.datetime | None, until: dt.datetime | None, by: Gro
     is_flag=True,
     help="Call now even outside calling hours (a demo, or a caller who asked for it).",
 )
-def dial_command(case_number: str, ignore_hours: bool) -> None:
+@click.option("--wait", type=float, default=20.0, show_default=True, help="Seconds to wait.")
+def dial_command(case_number: str, ignore_hours: bool, wait: float) -> None:
     """Place the survey call of CASE_NUMBER now, without waiting for its due time."""
     session = db.session()
     found = service.surveys_of(session, case_number)
@@ -104,23 +108,43 @@ def dial_command(case_number: str, ignore_hours: bool) -> None:
             + (f": {survey.note}" if survey.note else "")
         )
     now = schedule.now()
+    if not ignore_hours:
+        definition = current_app.extensions["hotline.survey"]
+        when = next_calling_time(now, definition, settings().tz, stored_holidays(session))
+        if when > now:
+            local = when.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M")
+            raise click.ClickException(
+                f"outside calling hours ({definition.hours_start:%H:%M}–"
+                f"{definition.hours_end:%H:%M}): the survey of {case_number} is due at {local}; "
+                "--ignore-hours calls now"
+            )
     survey.due_at, survey.updated_at = now, now
-    key = dialer.schedule_dial(
-        session, survey.id, survey.attempts + 1, now, ignore_hours=ignore_hours
-    )
+    attempt_no = survey.attempts + 1
+    key = dialer.schedule_dial(session, survey.id, attempt_no, now, ignore_hours=ignore_hours)
     session.commit()
-    job_id = session.scalar(select(Job.id).where(Job.kind == dialer.DIAL, Job.key == key))
-    assert job_id is not None  # noqa: S101 (just scheduled)
-    app = current_app
-    outcome = jobs.run_job(app.extensions["hotline.db"], settings(), job_id)
-    session.expire_all()
-    attempt = dialer.attempt_row(session, survey.id, survey.attempts)
-    if attempt is None or outcome != "done":
-        job = session.get(Job, job_id)
-        detail = job.last_error if job and job.last_error else f"the job is {outcome}"
-        raise click.ClickException(f"no call placed: {detail}")
+    # The job worker places the call (with its Twilio settings); wait here to show the outcome.
+    jobs.push(current_app._get_current_object(), [(dialer.DIAL, key)])  # type: ignore[attr-defined]
     click.echo(
-        f"survey call placed: case {case_number}, attempt {attempt.attempt}, "
-        f"call {attempt.call_sid or '(no SID yet)'}, status {attempt.status}"
-        + (f" ({attempt.error})" if attempt.error else "")
+        f"survey call of {case_number} queued (attempt {attempt_no}); waiting for the worker…"
+    )
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        session.expire_all()
+        attempt = dialer.attempt_row(session, survey.id, attempt_no)
+        job = session.scalar(select(Job).where(Job.kind == dialer.DIAL, Job.key == key))
+        if attempt is not None and (attempt.call_sid or attempt.error):
+            click.echo(
+                f"survey call placed: case {case_number}, attempt {attempt_no}, call "
+                f"{attempt.call_sid or '-'}, status {attempt.status}"
+                + (f" ({attempt.error})" if attempt.error else "")
+            )
+            return
+        if job is not None and job.last_error:
+            raise click.ClickException(
+                f"Twilio did not take the call ({job.last_error}); the worker tries again"
+            )
+        time.sleep(0.5)
+    raise click.ClickException(
+        f"no call placed within {wait:g} s: is the job worker running (`hotline worker`)? "
+        "The call goes out when it runs."
     )

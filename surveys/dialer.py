@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -84,13 +85,19 @@ def call_urls(settings: Settings, survey_id: int, attempt: int) -> tuple[str, st
 # ---------------------------------------------------------------------------------- the sweep
 
 
-def queue_due(session: Session, now: dt.datetime) -> int:
-    """Give every due survey its dial job; the sweep pushes the jobs right after."""
+def queue_due(session: Session, survey: Survey, now: dt.datetime) -> int:
+    """Give the earliest due surveys their dial jobs; the sweep pushes the jobs right after.
+
+    At most a minute's worth at the pace limit: a backlog (after an outage, or a morning after a
+    busy evening) flows out at the pace instead of flooding the queue with jobs that would
+    only be deferred again and again.
+    """
+    minute = max(1, math.ceil(survey.calls_per_second * 60 / MARGIN))
     due = session.execute(
         select(CaseSurvey.id, CaseSurvey.attempts)
         .where(CaseSurvey.state == SurveyState.SCHEDULED, CaseSurvey.due_at <= now)
-        .order_by(CaseSurvey.due_at)
-        .limit(BATCH)
+        .order_by(CaseSurvey.due_at, CaseSurvey.id)
+        .limit(min(BATCH, minute))
     ).all()
     for survey_id, attempts in due:
         schedule_dial(session, survey_id, attempts + 1, now)

@@ -121,6 +121,6 @@ def init_app(app: Flask) -> None:
         session.commit()
         dialer.recover_stale(session, Context.of(settings), now)
         session.commit()
-        dialer.queue_due(session, now)
+        dialer.queue_due(session, survey, now)
 
     jobs.every_sweep(app, tick)

@@ -8,12 +8,15 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
 from flask import Flask
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
@@ -547,3 +550,88 @@ def test_a_call_lost_without_news_is_ended_by_the_sweep(
     sweep(app, clock, clock.at + dialer.STALE + dt.timedelta(minutes=1))
     survey = the_survey(db_session, number)
     assert (survey.state, survey.note) == (SurveyState.SCHEDULED, "attempt 1: no news of the call")
+
+
+def test_a_backlog_is_queued_a_minute_at_a_time(app: Flask, db_session: Session) -> None:
+    survey = dataclasses.replace(app.extensions["hotline.survey"], calls_per_second=0.1)
+    now = FIRST_CALL.astimezone(dt.UTC)
+    for i in range(8):
+        db_session.add(
+            CaseSurvey(
+                case_number=f"MS-20261124-{i:04d}",
+                round=0,
+                caller_number=CALLER,
+                state=SurveyState.SCHEDULED,
+                due_at=now - dt.timedelta(minutes=i),
+            )
+        )
+    db_session.flush()
+
+    assert dialer.queue_due(db_session, survey, now) == 6, "0.1 calls/s: 6 a minute (10% margin)"
+    assert dialer.queue_due(db_session, survey, now) == 6, "the same six again: nothing new"
+    keys = db_session.scalars(select(Job.key).where(Job.kind == dialer.DIAL)).all()
+    assert len(keys) == 6
+    oldest = db_session.scalars(select(CaseSurvey.id).order_by(CaseSurvey.due_at).limit(6)).all()
+    assert sorted(keys) == sorted(f"{i}:1" for i in oldest), "the longest waiting go first"
+
+
+@hsettings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    route=st.sampled_from(["answer", "reply", "status"]),
+    query=st.dictionaries(
+        st.sampled_from(["s", "a", "q", "t"]),
+        st.one_of(st.text(max_size=12), st.integers(-5, 10**12).map(str)),
+        max_size=4,
+    ),
+    digits=st.one_of(st.none(), st.text(max_size=20), st.text("0123456789*#", max_size=3000)),
+    speech=st.one_of(st.none(), st.text(max_size=600)),
+    call_status=st.one_of(st.none(), st.text(max_size=12), st.sampled_from(dialer.FINAL)),
+    answered_by=st.one_of(st.none(), st.text(max_size=30), st.just("machine_start")),
+    duration=st.one_of(st.none(), st.text(max_size=12), st.integers(-10, 10**30).map(str)),
+    on_the_line=st.booleans(),
+)
+def test_any_survey_webhook_input_is_answered_never_a_server_error(
+    app: Flask,
+    db_session: Session,
+    twilio: TwilioSigner,
+    calls: list[Posted],
+    clock: Clock,
+    route: str,
+    on_the_line: bool,
+    query: dict[str, str],
+    digits: str | None,
+    speech: str | None,
+    call_status: str | None,
+    answered_by: str | None,
+    duration: str | None,
+) -> None:
+    params = {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "0" * 32, "To": CALLER}
+    for name, value in (
+        ("Digits", digits),
+        ("SpeechResult", speech),
+        ("CallStatus", call_status),
+        ("AnsweredBy", answered_by),
+        ("CallDuration", duration),
+    ):
+        if value is not None and "\x00" not in value:
+            params[name] = value
+    if on_the_line:  # the survey of a real call (the examples may well end it)
+        survey = db_session.scalar(select(CaseSurvey))
+        if survey is None:
+            _, survey = placed(app, db_session, clock)
+        query = {**query, "s": str(survey.id), "a": "1"}
+    path = f"/voice/survey/{route}"
+    if query:
+        path += "?" + urlencode(query)
+    response = twilio.post(path, params)
+
+    assert response.status_code in (200, 204, 400), response.get_data(as_text=True)
+    if response.status_code == 200:
+        root = twiml(response)
+        assert root.find("Hangup") is not None or root.find("Gather") is not None
+    if not on_the_line and response.status_code == 200:
+        assert twiml(response).find("Hangup") is not None, "no survey on the line: goodbye"
