@@ -12,7 +12,6 @@ calls arrived, the achieved rate, and the smallest gap between two arrivals, aga
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import datetime as dt
 import itertools
@@ -23,12 +22,13 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from devtools.databases import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -198,33 +198,11 @@ def worker(values: dict[str, Any], api_base: str, deadline: float) -> None:
             jobs.run_job(database, settings, job_id)
 
 
-@contextlib.contextmanager
-def database_for(url: str | None, directory: Path) -> Iterator[str]:
-    if url is None:
-        yield f"sqlite:///{directory / 'pace.db'}"
-        return
-    from sqlalchemy import text
-
-    from core.db import engine_url, make_engine
-
-    schema = f"pace_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    scoped = engine_url(url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield scoped.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
 def measure(
     *, workers: int, calls: int, cps: float, database_url: str | None = None, timeout_s: float = 120
 ) -> PaceResult:
     """Run the race and measure it (database_url None: a SQLite file)."""
-    with tempfile.TemporaryDirectory() as tmp, database_for(database_url, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, scratch_database(Path(tmp), database_url) as url:
         values = prepare(url, calls, Path(tmp), cps)
         api = FakeCallsApi()
         try:

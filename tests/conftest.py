@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from sqlalchemy.orm import Session
 from app import create_app
 from config.settings import Environment, Settings
 from core import migrate
-from core.db import database, engine_url, make_engine
+from core.db import database, make_engine
+from devtools.databases import scratch_database
 from tests.support import TwilioSigner
 
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -73,21 +73,9 @@ def _postgresql_problem(url: str | None) -> str | None:
 @contextlib.contextmanager
 def fresh_database(backend: str, directory: Path) -> Iterator[str]:
     """An empty database of `backend`, removed afterwards; yields its URL."""
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / f'hotline-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    base = engine_url(os.environ["TEST_DATABASE_URL"])
-    schema = f"hotline_test_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(base.render_as_string(hide_password=False))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    postgresql = os.environ["TEST_DATABASE_URL"] if backend == "postgresql" else None
+    with scratch_database(directory, postgresql) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -115,33 +115,36 @@ def call_requests(sent: list[Posted]) -> list[Posted]:
     return [p for p in sent if p.url.endswith("/Calls.json")]
 
 
-def resolved_case(app: Flask, db_session: Session, **kwargs: Any) -> str:
+def resolved_case(
+    app: Flask,
+    db_session: Session,
+    *,
+    at: dt.datetime = RESOLVED_AT,
+    caller: str | None = CALLER,
+    language: str = "zh",
+    confidential: bool = False,
+) -> str:
+    """A street-light case, dispatched, accepted and resolved at `at`; its number."""
     settings: Settings = app.extensions["hotline.settings"]
     case = create_case(
         db_session,
         call_sid=None,
         category="street_lights",
-        language=kwargs.pop("language", "zh"),
-        caller_number=kwargs.pop("caller", CALLER),
-        caller_raw=CALLER,
+        language=language,
+        caller_number=caller,
+        caller_raw=caller or "anonymous",
         transcript="人民路的路灯坏了",
         tz=settings.tz,
         holidays={},
+        confidential=confidential,
         source="api",
-        now=RESOLVED_AT,
+        now=at,
     )
     units = app.extensions["hotline.units"]
-    apply(
-        db_session,
-        case.number,
-        "dispatch",
-        actor="t",
-        unit_code="city_management",
-        units=units,
-        now=RESOLVED_AT,
-    )
-    apply(db_session, case.number, "accept", actor="t", now=RESOLVED_AT)
-    apply(db_session, case.number, "resolve", actor="t", note="已更换灯泡", now=RESOLVED_AT)
+    unit = "city_management"
+    apply(db_session, case.number, "dispatch", actor="t", unit_code=unit, units=units, now=at)
+    apply(db_session, case.number, "accept", actor="t", now=at)
+    apply(db_session, case.number, "resolve", actor="t", note="已更换灯泡", now=at)
     db_session.commit()
     return case.number
 

@@ -15,13 +15,14 @@ from flask.cli import ScriptInfo
 from sqlalchemy.orm import Session
 
 from app import cli
-from cases.service import apply, create_case
+from cases.service import apply
 from config.settings import CONFIG_DIR, Settings
 from core import jobs
 from surveys.definition import SurveyError, load_survey, parse_survey
 from surveys.models import SurveyState
 from surveys.schedule import next_calling_time
 from surveys.service import opt_out, surveys_of
+from tests.test_survey_calls import resolved_case
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 SURVEY = load_survey(CONFIG_DIR / "survey.yaml")
@@ -48,49 +49,10 @@ def test_calls_are_only_placed_inside_calling_hours(
     assert next_calling_time(after, SURVEY, SHANGHAI, holidays) == expected
 
 
-def resolved_case(
-    app: Flask,
-    db_session: Session,
-    settings: Settings,
-    *,
-    caller: str | None = "+8613800138000",
-    confidential: bool = False,
-    at: dt.datetime,
-) -> str:
-    case = create_case(
-        db_session,
-        call_sid=None,
-        category="utilities",
-        language="zh",
-        caller_number=caller,
-        caller_raw=caller or "anonymous",
-        transcript="停水",
-        tz=settings.tz,
-        holidays={},
-        confidential=confidential,
-        source="api",
-        now=at,
-    )
-    units = app.extensions["hotline.units"]
-    apply(
-        db_session,
-        case.number,
-        "dispatch",
-        actor="t",
-        unit_code="water_supply",
-        units=units,
-        now=at,
-    )
-    apply(db_session, case.number, "accept", actor="t", now=at)
-    apply(db_session, case.number, "resolve", actor="t", note="已恢复供水", now=at)
-    db_session.commit()
-    return case.number
-
-
 def test_a_resolved_case_gets_exactly_one_survey_in_calling_hours(
     app: Flask, db_session: Session, settings: Settings
 ) -> None:
-    number = resolved_case(app, db_session, settings, at=local(2026, 11, 24, 19, 45))
+    number = resolved_case(app, db_session, at=local(2026, 11, 24, 19, 45))
     jobs.run_sweepers(app)
     jobs.run_sweepers(app)  # a second sweep (or a second worker) adds nothing
     (survey,) = surveys_of(db_session, number)
@@ -102,7 +64,7 @@ def test_a_resolved_case_gets_exactly_one_survey_in_calling_hours(
 def test_reopened_and_resolved_again_means_a_second_survey(
     app: Flask, db_session: Session, settings: Settings
 ) -> None:
-    number = resolved_case(app, db_session, settings, at=local(2026, 11, 24, 10, 0))
+    number = resolved_case(app, db_session, at=local(2026, 11, 24, 10, 0))
     jobs.run_sweepers(app)
     apply(
         db_session,
@@ -139,7 +101,7 @@ def test_reopened_and_resolved_again_means_a_second_survey(
 def test_confidential_or_anonymous_cases_are_never_called(
     app: Flask, db_session: Session, settings: Settings, kwargs: dict[str, object], note: str
 ) -> None:
-    number = resolved_case(app, db_session, settings, at=local(2026, 11, 24, 10, 0), **kwargs)  # type: ignore[arg-type]
+    number = resolved_case(app, db_session, at=local(2026, 11, 24, 10, 0), **kwargs)  # type: ignore[arg-type]
     jobs.run_sweepers(app)
     (survey,) = surveys_of(db_session, number)
     assert survey.state is SurveyState.CANCELLED
@@ -149,7 +111,7 @@ def test_confidential_or_anonymous_cases_are_never_called(
 def test_an_opted_out_number_is_never_called(
     app: Flask, db_session: Session, settings: Settings
 ) -> None:
-    pending = resolved_case(app, db_session, settings, at=local(2026, 11, 24, 10, 0))
+    pending = resolved_case(app, db_session, at=local(2026, 11, 24, 10, 0))
     jobs.run_sweepers(app)
     result = CliRunner().invoke(
         cli, ["surveys", "optout", "13800138000"], obj=ScriptInfo(create_app=lambda: app)
@@ -159,7 +121,7 @@ def test_an_opted_out_number_is_never_called(
     (cancelled,) = surveys_of(db_session, pending)
     assert cancelled.state is SurveyState.CANCELLED, "a survey already scheduled is cancelled"
 
-    later = resolved_case(app, db_session, settings, at=local(2026, 11, 24, 11, 0))
+    later = resolved_case(app, db_session, at=local(2026, 11, 24, 11, 0))
     jobs.run_sweepers(app)
     (survey,) = surveys_of(db_session, later)
     assert survey.state is SurveyState.CANCELLED
