@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["hotline.settings"] = settings
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  (UTF-8 JSON: 中文 stays readable)
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -68,7 +69,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     from cases.cli import cases_cli
     from ivr import views as ivr_views
     from providers.cli import providers_cli
-    from recordings.api import bp as recordings_api_bp
     from recordings.views import bp as recordings_bp
     from routing import durable
     from routing import views as routing_views
@@ -84,7 +84,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     surveys.init_app(app)
     app.register_blueprint(calls_bp)
     app.register_blueprint(recordings_bp)
-    app.register_blueprint(recordings_api_bp)
+    from api import v1 as api_v1
+    from console import views as console_views
+    from open311 import views as open311_views
+
+    api_v1.init_app(app)
+    console_views.init_app(app)
+    open311_views.init_app(app)
     app.cli.add_command(roster_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(providers_cli)

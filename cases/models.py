@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -82,6 +83,11 @@ class Case(Base):
     #: What the unit reported back when it resolved the case (反馈).
     feedback: Mapped[str | None] = mapped_column(Text)
     source: Mapped[CaseSource] = mapped_column(str_enum(CaseSource, length=16))
+    #: Where the request is about, when a city app (Open311, the API) says so.
+    address: Mapped[str | None] = mapped_column(String(256))
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    media_url: Mapped[str | None] = mapped_column(String(500))
 
     __table_args__ = (
         CheckConstraint("reopen_count >= 0", name="reopen_count_not_negative"),

@@ -11,6 +11,7 @@ writing after another one committed, both take the database's write lock before 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Mapping
 from typing import Any, cast
@@ -79,6 +80,16 @@ def allocate_number(session: Session, day: dt.date) -> str:
     return format_number(day, sequence)
 
 
+@dataclasses.dataclass(frozen=True)
+class Where:
+    """Where a request is about, as a city app reports it (all optional)."""
+
+    address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    media_url: str | None = None
+
+
 def create_case(
     session: Session,
     *,
@@ -95,9 +106,13 @@ def create_case(
     holidays: Mapping[dt.date, str],
     confidential: bool = False,
     actor: str | None = None,
+    where: Where | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
     """Open a case (state `received`, with its `receive` event), numbered by the local day.
+
+    `where` is the place a request filed through Open311 or the API gives (address, point,
+    photo); a phoned-in request says it in the transcript.
 
     Idempotent on `call_sid`: for a call that already has a case, that case is returned and
     nothing is written — also when two processes race (the loser's number is left unused).
@@ -135,6 +150,7 @@ def create_case(
         "remind_at": remind_at(due, now),
         "reopen_count": 0,
         "source": source,
+        **dataclasses.asdict(where or Where()),
     }
     if call_sid is None:
         case = Case(**values)
@@ -271,20 +287,25 @@ def list_cases(
     *,
     state: CaseState | str | None = None,
     unit: str | None = None,
+    category: str | None = None,
     overdue: bool | None = None,
     limit: int = 50,
+    offset: int = 0,
     now: dt.datetime | None = None,
 ) -> list[Case]:
-    """Cases, newest first: in `state`, with `unit`, overdue (open and past due) or not."""
+    """Cases, newest first: in `state`, with `unit` and `category`, overdue (open and past due)
+    or not; `limit` of them from `offset`."""
     query = select(Case)
     if state is not None:
         query = query.where(Case.state == CaseState(state))
     if unit is not None:
         query = query.where(Case.unit_code == unit)
+    if category is not None:
+        query = query.where(Case.category == category)
     if overdue is not None:
         late = and_(Case.state.in_(OPEN_STATES_ORDERED), Case.due_at <= (now or utcnow()))
         query = query.where(late if overdue else not_(late))
-    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit)
+    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
 

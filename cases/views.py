@@ -108,7 +108,7 @@ def recorded() -> Response:
     )
     if case.recording_sid is None and recording_sid is not None:
         case.recording_sid = recording_sid  # the recording arrived on a later delivery
-    texted = _after_intake(session, case.number, case.caller_number, language)
+    texted = after_intake(session, case.number, case.caller_number, language)
     session.commit()
     log.info("call %s: case %s (%s)", report.call_sid, case.number, category)
     return webhooks.twiml(capture.case_taken(case.number, language, sms=texted))
@@ -118,7 +118,7 @@ def units() -> Units:
     return units_for_app(current_app)
 
 
-def _after_intake(session: Any, number: str, caller: str | None, language: str) -> bool:
+def after_intake(session: Any, number: str, caller: str | None, language: str) -> bool:
     """Dispatch the case to the unit for its category, and text the caller the number."""
     case = apply_dispatch_if_new(session, number)
     if case.state is CaseState.DISPATCHED:
@@ -176,4 +176,4 @@ def _intake_from_spool(session: Any, record: dict[str, Any]) -> None:
         tz=settings.tz,
         holidays=stored_holidays(session),
     )
-    _after_intake(session, case.number, case.caller_number, record["language"])
+    after_intake(session, case.number, case.caller_number, record["language"])

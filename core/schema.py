@@ -6,6 +6,7 @@ from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
 import cases.models  # noqa: F401
+import console.models  # noqa: F401
 import core.jobs
 import core.pacer  # noqa: F401
 import ivr.models  # noqa: F401

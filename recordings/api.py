@@ -1,43 +1,32 @@
-"""Recordings for staff: metadata and media, behind a bearer token (the console's login and
-per-role access arrive with issue 7; until then one staff token guards them)."""
+"""Recordings for staff over the API: metadata and the verified audio (`/api/v1/recordings`).
+
+Authentication and roles are the API's (`api.v1`): a unit contact's token reaches only the
+recordings of the unit's cases.
+"""
 
 from __future__ import annotations
 
-import hmac
-import logging
+from flask import Response, abort, jsonify
+from sqlalchemy import select
 
-from flask import Blueprint, Response, abort, jsonify, request, send_file
-
+from api.v1 import bp, center_or_unit_case
+from cases.models import Case
 from core import db, webhooks
 from recordings import service
-from recordings.models import Recording, RecordingState
-
-log = logging.getLogger(__name__)
-bp = Blueprint("recordings_api", __name__, url_prefix="/api/v1/recordings")
-
-
-@bp.before_request
-def _staff_only() -> None:
-    expected = webhooks.settings().staff_api_token
-    if not expected:
-        abort(403, description="staff API access is not configured (STAFF_API_TOKEN)")
-    given = request.headers.get("Authorization", "")
-    scheme, _, token = given.partition(" ")
-    presented = token.strip().encode("utf-8", "replace")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(presented, expected.encode()):
-        log.warning("recordings API refused: bad or missing token, path=%s", request.path)
-        abort(401, description="a valid staff bearer token is required")
+from recordings.models import Recording
 
 
 def _found(sid: str) -> Recording:
     recording = service.get(db.session(), sid[:40])
     if recording is None:
         abort(404, description=f"no recording {sid[:40]!r}")
+    case = db.session().scalar(select(Case).where(Case.recording_sid == recording.recording_sid))
+    center_or_unit_case(case)
     return recording
 
 
-@bp.get("/<sid>")
-def metadata(sid: str) -> Response:
+@bp.get("/recordings/<sid>")
+def recording_metadata(sid: str) -> Response:
     """What we know of a recording: call, state, size, duration, checksum."""
     r = _found(sid)
     return jsonify(
@@ -52,14 +41,8 @@ def metadata(sid: str) -> Response:
     )
 
 
-@bp.get("/<sid>/media")
-def media(sid: str) -> Response:
+@bp.get("/recordings/<sid>/media")
+def recording_media(sid: str) -> Response:
     """The stored audio (409 until our verified copy exists)."""
     r = _found(sid)
-    if r.state is not RecordingState.STORED or not r.storage_key:
-        abort(409, description=f"recording {r.recording_sid} is not stored yet ({r.state.value})")
-    log.info("recording %s served to staff", r.recording_sid)
-    stream = service.storage(webhooks.settings()).open(r.storage_key)
-    response = send_file(stream, mimetype=r.content_type or "audio/x-wav", etag=r.sha256 or False)
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return service.media_response(db.session(), r.recording_sid, webhooks.settings())

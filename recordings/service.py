@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from flask import Response, abort, send_file
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
@@ -158,3 +159,23 @@ def delete_remote(session: Session, payload: dict[str, Any], settings: Settings)
     if response.status_code not in (204, 404):
         raise DownloadError(f"delete at Twilio failed: HTTP {response.status_code}")
     recording.deleted_remote_at = utcnow()
+
+
+def media_response(session: Session, recording_sid: str, settings: Settings) -> Response:
+    """The verified audio of a stored recording for staff (404 unknown, 409 not stored yet)."""
+    recording = get(session, recording_sid[:40])
+    if recording is None:
+        abort(404, description=f"no recording {recording_sid[:40]!r}")
+    if recording.state is not RecordingState.STORED or not recording.storage_key:
+        abort(
+            409,
+            description=f"recording {recording.recording_sid} is not stored yet "
+            f"({recording.state.value})",
+        )
+    log.info("recording %s served to staff", recording.recording_sid)
+    stream = storage(settings).open(recording.storage_key)
+    response = send_file(
+        stream, mimetype=recording.content_type or "audio/x-wav", etag=recording.sha256 or False
+    )
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

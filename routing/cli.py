@@ -35,19 +35,17 @@ def roster_cli() -> None:
 @click.option("--if-empty", is_flag=True, help="Only if no roster was imported before.")
 def import_roster(file: Path, if_empty: bool) -> None:
     """Replace the roster with FILE (YAML, see config/roster.yaml); nothing changes if invalid."""
+    session = db.session()
     try:
         roster = load_roster(file, settings().default_region)
+        if if_empty and store.roster_version(session) is not None:
+            click.echo("a roster is already in the database; left as it is")
+            return
+        version = store.replace_roster(session, roster, settings().timezone)
     except RosterError as exc:
-        raise click.ClickException(str(exc)) from None
-    if roster.timezone != settings().timezone:
-        raise click.ClickException(
-            f"{file}: timezone: {roster.timezone!r} differs from TIMEZONE={settings().timezone!r}"
-        )
-    session = db.session()
-    if if_empty and store.roster_version(session) is not None:
-        click.echo("a roster is already in the database; left as it is")
-        return
-    version = store.save_roster(session, roster)
+        message = str(exc) if file.name in str(exc) else f"{file}: {exc}"
+        raise click.ClickException(message) from None
+
     session.commit()
     current_app.extensions["hotline.roster"].invalidate()
     click.echo(

@@ -15,6 +15,15 @@ from routing.roster import Officer, Override, Roster, Shift, Team, Tier
 _DAYS = 7
 
 
+def replace_roster(session: Session, roster: Roster, timezone: str) -> int:
+    """Store a validated roster as the new version, if it is in the hotline's timezone."""
+    if roster.timezone != timezone:
+        from routing.roster import RosterError
+
+        raise RosterError(f"timezone: {roster.timezone!r} differs from TIMEZONE={timezone!r}")
+    return save_roster(session, roster)
+
+
 def save_roster(session: Session, roster: Roster) -> int:
     """Replace the stored roster with `roster` (one transaction); returns the new version."""
     for table in (m.RouteTier, m.RosterOverride, m.Shift, m.Officer, m.Team, m.Holiday):

@@ -280,7 +280,9 @@ def test_recordings_are_served_to_staff_with_the_token_only(
     assert client.get("/api/v1/recordings/RE" + "0" * 32, headers=staff).status_code == 404
 
 
-def test_without_a_staff_token_configured_nothing_is_served(
+def test_without_a_valid_token_nothing_is_served(
     twilio: TwilioSigner, media_settings: Settings
 ) -> None:
-    assert twilio.client.get("/api/v1/recordings/RE" + "0" * 32).status_code == 403
+    url = "/api/v1/recordings/RE" + "0" * 32
+    assert twilio.client.get(url).status_code == 401
+    assert twilio.client.get(url, headers={"Authorization": "Bearer " + "x" * 40}).status_code == 401

@@ -1,0 +1,172 @@
+"""The center's figures for a period: what the console charts, the API serves and CSV exports."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import statistics
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from calls.models import Call, CallDirection
+from cases.models import Case
+from cases.workflow import OPEN_STATES_ORDERED
+from providers.models import Provider, ProviderComplaint
+from routing import store
+from surveys.definition import Survey
+from surveys.report import survey_report
+
+#: An emergency answered within this many seconds counts as answered in time.
+ANSWER_TARGET_S = 15.0
+
+
+@dataclasses.dataclass
+class Figures:
+    since: dt.datetime
+    until: dt.datetime
+    calls_per_hour: list[tuple[str, int]]
+    answer_p50_s: float | None
+    answer_p90_s: float | None
+    answered_within_target: float | None
+    answered_calls: int
+    cases_by_category: list[tuple[str, int]]
+    cases_by_unit: list[tuple[str, int]]
+    cases: int
+    overdue: int
+    surveys_by_unit: list[dict[str, Any]]
+    complaints_by_provider: list[tuple[str, int]]
+
+    @property
+    def overdue_rate(self) -> float | None:
+        return self.overdue / self.cases if self.cases else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "calls_per_hour": [{"hour": h, "calls": n} for h, n in self.calls_per_hour],
+            "emergency_answer": {
+                "calls": self.answered_calls,
+                "p50_s": self.answer_p50_s,
+                "p90_s": self.answer_p90_s,
+                "share_within_15_s": self.answered_within_target,
+            },
+            "cases_by_category": [{"category": c, "cases": n} for c, n in self.cases_by_category],
+            "cases_by_unit": [{"unit": u, "cases": n} for u, n in self.cases_by_unit],
+            "cases": self.cases,
+            "overdue": self.overdue,
+            "overdue_rate": self.overdue_rate,
+            "surveys_by_unit": self.surveys_by_unit,
+            "complaints_by_provider": [
+                {"provider": p, "complaints": n} for p, n in self.complaints_by_provider
+            ],
+        }
+
+    def csv_rows(self) -> list[tuple[str, str, str]]:
+        """(figure, key, value) rows: one flat table that any spreadsheet opens."""
+        rows = [("calls_per_hour", hour, str(n)) for hour, n in self.calls_per_hour]
+        rows += [
+            ("emergency_answer", "calls", str(self.answered_calls)),
+            ("emergency_answer", "p50_s", _num(self.answer_p50_s)),
+            ("emergency_answer", "p90_s", _num(self.answer_p90_s)),
+            ("emergency_answer", "share_within_15_s", _num(self.answered_within_target)),
+        ]
+        rows += [("cases_by_category", c, str(n)) for c, n in self.cases_by_category]
+        rows += [("cases_by_unit", u, str(n)) for u, n in self.cases_by_unit]
+        rows += [("overdue", "cases", str(self.cases)), ("overdue", "overdue", str(self.overdue))]
+        rows.append(("overdue", "rate", _num(self.overdue_rate)))
+        for row in self.surveys_by_unit:
+            for key in (
+                "placed",
+                "answered",
+                "response_rate",
+                "resolution_rate",
+                "satisfaction_rate",
+            ):
+                rows.append((f"surveys:{row['unit']}", key, _num(row[key])))
+        rows += [("complaints", p, str(n)) for p, n in self.complaints_by_provider]
+        return rows
+
+
+def _num(value: float | int | None) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def compute(
+    session: Session,
+    survey: Survey,
+    tz: dt.tzinfo,
+    since: dt.datetime,
+    until: dt.datetime,
+    now: dt.datetime,
+) -> Figures:
+    """Every figure for [since, until)."""
+    hours: Counter[str] = Counter()
+    for (created,) in session.execute(
+        select(Call.created_at).where(
+            Call.direction == CallDirection.INBOUND,
+            Call.parent_call_sid.is_(None),
+            Call.created_at >= since,
+            Call.created_at < until,
+        )
+    ):
+        hours[created.astimezone(tz).strftime("%Y-%m-%d %H:00")] += 1
+    times = [seconds for _, _, seconds in store.answer_times(session, since) if seconds is not None]
+    in_period = and_(Case.created_at >= since, Case.created_at < until)
+    by_category = session.execute(
+        select(Case.category, func.count()).where(in_period).group_by(Case.category)
+    ).all()
+    by_unit = session.execute(
+        select(Case.unit_code, func.count()).where(in_period).group_by(Case.unit_code)
+    ).all()
+    late = or_(
+        and_(Case.state.in_(OPEN_STATES_ORDERED), Case.due_at < now),
+        and_(Case.resolved_at.is_not(None), Case.resolved_at > Case.due_at),
+    )
+    cases = session.scalar(select(func.count()).select_from(Case).where(in_period)) or 0
+    overdue = session.scalar(select(func.count()).select_from(Case).where(in_period, late)) or 0
+    surveys = []
+    for row in survey_report(session, survey, since=since, until=until, by="unit"):
+        surveys.append(
+            {
+                "unit": row.unit,
+                "placed": row.placed,
+                "answered": row.responded,
+                "response_rate": row.response_rate,
+                "resolution_rate": row.rate("resolved"),
+                "satisfaction_rate": row.rate("satisfaction"),
+            }
+        )
+    complaints = session.execute(
+        select(Provider.code, func.count(ProviderComplaint.id))
+        .join(ProviderComplaint, ProviderComplaint.provider_id == Provider.id)
+        .where(ProviderComplaint.at >= since, ProviderComplaint.at < until)
+        .group_by(Provider.code)
+    ).all()
+    return Figures(
+        since=since,
+        until=until,
+        calls_per_hour=sorted(hours.items()),
+        answer_p50_s=statistics.median(times) if times else None,
+        answer_p90_s=_quantile(times, 0.9),
+        answered_within_target=(
+            sum(1 for s in times if s <= ANSWER_TARGET_S) / len(times) if times else None
+        ),
+        answered_calls=len(times),
+        cases_by_category=sorted(((c, n) for c, n in by_category), key=lambda r: -r[1]),
+        cases_by_unit=sorted(((u or "-", n) for u, n in by_unit), key=lambda r: -r[1]),
+        cases=cases,
+        overdue=overdue,
+        surveys_by_unit=surveys,
+        complaints_by_provider=sorted(((p, n) for p, n in complaints), key=lambda r: -r[1]),
+    )
+
+
+def _quantile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]

@@ -1,0 +1,117 @@
+"""The console's two languages: every visible string, in Mandarin and English."""
+
+from __future__ import annotations
+
+from flask import g, request, session
+
+LANGUAGES = ("zh", "en")
+
+TEXT: dict[str, tuple[str, str]] = {
+    "app": ("民生110 服务中心", "Minsheng Hotline service center"),
+    "login": ("登录", "Log in"),
+    "logout": ("退出", "Log out"),
+    "username": ("用户名", "Username"),
+    "password": ("密码", "Password"),
+    "board": ("实时看板", "Live board"),
+    "cases": ("工单", "Cases"),
+    "roster": ("值班表", "Roster"),
+    "figures": ("统计", "Figures"),
+    "in_progress": ("通话中", "Calls in progress"),
+    "last_hour": ("最近一小时", "Last hour"),
+    "caller": ("来电", "Caller"),
+    "branch": ("分支", "Branch"),
+    "classification": ("分类", "Classification"),
+    "answered_by": ("接听", "Answered by"),
+    "duration": ("时长", "Duration"),
+    "status": ("状态", "Status"),
+    "started": ("开始", "Started"),
+    "no_calls": ("暂无通话", "No calls"),
+    "refreshing": ("每 3 秒自动刷新", "Refreshes every 3 s"),
+    "number": ("工单号", "Number"),
+    "state": ("状态", "State"),
+    "category": ("类别", "Category"),
+    "unit": ("承办单位", "Unit"),
+    "due": ("办理时限", "Due"),
+    "overdue": ("已超期", "Overdue"),
+    "all": ("全部", "All"),
+    "filter": ("筛选", "Filter"),
+    "created": ("受理时间", "Received"),
+    "timeline": ("办理过程", "Timeline"),
+    "transcript": ("来电内容", "What the caller said"),
+    "recording": ("录音", "Recording"),
+    "feedback": ("办理反馈", "Unit's feedback"),
+    "survey": ("回访", "Callback survey"),
+    "note": ("备注", "Note"),
+    "act": ("办理", "Act"),
+    "action.dispatch": ("派单 / 改派", "Dispatch / reassign"),
+    "action.handle_on_spot": ("即办", "Handle on the spot"),
+    "action.accept": ("签收", "Accept"),
+    "action.start": ("开始办理", "Start"),
+    "action.resolve": ("办结反馈", "Resolve"),
+    "action.close": ("办结归档", "Close"),
+    "action.reopen": ("重办", "Reopen"),
+    "action.escalate": ("督办", "Escalate"),
+    "action.receive": ("受理", "Received"),
+    "action.remind": ("到期提醒", "Reminded"),
+    "action.recategorize": ("更正类别", "Recategorized"),
+    "done": ("已完成", "Done"),
+    "on_duty": ("当前在岗", "On duty now"),
+    "nobody": ("无人在岗", "NOBODY"),
+    "gaps": ("未来 7 天空档", "Coverage gaps, next 7 days"),
+    "no_gaps": ("未来 7 天全部有人值守", "Every route is covered for the next 7 days"),
+    "officers": ("值班人员", "Officers"),
+    "available": ("可呼叫", "Available"),
+    "unavailable": ("暂停呼叫", "Unavailable"),
+    "toggle": ("切换", "Toggle"),
+    "edit_roster": (
+        "编辑值班表（YAML，整体校验后生效）",
+        "Edit the roster (YAML, checked as a whole)",
+    ),
+    "save": ("保存", "Save"),
+    "period": ("时段", "Period"),
+    "from": ("从", "From"),
+    "to": ("到", "To"),
+    "show": ("查看", "Show"),
+    "export_csv": ("导出 CSV", "Export CSV"),
+    "calls_per_hour": ("每小时来电", "Calls per hour"),
+    "answer_times": ("紧急来电接通时间", "Emergency answer times"),
+    "within_15s": ("15 秒内接通", "answered within 15 s"),
+    "cases_by_category": ("按类别的工单", "Cases by category"),
+    "cases_by_unit": ("按单位的工单", "Cases by unit"),
+    "overdue_rate": ("超期率", "Overdue rate"),
+    "survey_rates": (
+        "回访：响应率 / 解决率 / 满意率",
+        "Surveys: response / resolution / satisfaction",
+    ),
+    "complaints": ("服务商投诉", "Providers' complaints"),
+    "none": ("无", "none"),
+    "forbidden": ("无权访问", "Not allowed"),
+    "back": ("返回", "Back"),
+    "page": ("页", "Page"),
+    "next": ("下一页", "Next"),
+    "prev": ("上一页", "Previous"),
+    "language": ("English", "中文"),
+}
+
+
+def language() -> str:
+    """The interface language: ?lang=…, else the session's, else the browser's."""
+    if "lang" in g:
+        chosen: str = g.lang
+        return chosen
+    asked = request.args.get("lang")
+    if asked in LANGUAGES:
+        session["lang"] = asked
+    lang = session.get("lang")
+    if lang not in LANGUAGES:
+        best = request.accept_languages.best_match(["zh", "en"])
+        lang = best or "zh"
+    g.lang = lang
+    return str(lang)
+
+
+def t(key: str) -> str:
+    pair = TEXT.get(key)
+    if pair is None:
+        return key
+    return pair[0] if language() == "zh" else pair[1]
