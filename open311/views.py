@@ -184,15 +184,16 @@ def create_request(fmt: str) -> Response:
     code = form.get("service_code", "")
     if code not in SERVICE_CATEGORIES:
         raise Open311Error(400, f"service_code: not one of our services ({code[:40]!r})")
-    lat, lon = _coordinate(form.get("lat"), -90, 90, "lat"), _coordinate(
-        form.get("long"), -180, 180, "long"
+    lat, lon = (
+        _coordinate(form.get("lat"), -90, 90, "lat"),
+        _coordinate(form.get("long"), -180, 180, "long"),
     )
     if (lat is None) != (lon is None):
         raise Open311Error(400, "lat and long: give both or neither")
     address = form.get("address_string", "").strip()[:256] or None
     address_id = form.get("address_id", "").strip()[:64]
     if lat is None and address is None and not address_id:
-        raise Open311Error(400, "a location is required: lat and long, address_string or address_id")
+        raise Open311Error(400, "a location is required: lat+long, address_string or address_id")
     description = form.get("description", "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description: at most {MAX_DESCRIPTION} characters")
