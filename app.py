@@ -6,7 +6,7 @@ import logging
 import sys
 
 import click
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, abort, jsonify, request
 from flask.cli import FlaskGroup
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_SAMESITE="Lax",
     )
     app.extensions["hotline.settings"] = settings
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  (UTF-8 JSON: 中文 stays readable)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined] # UTF-8 JSON: 中文 stays readable
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -98,9 +98,20 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.cli.add_command(spool_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_cli)
+    app.before_request(_refuse_nul)
     _register_error_handlers(app)
     app.cli.add_command(db_cli)
     return app
+
+
+def _refuse_nul() -> None:
+    """No NUL character in a path, query or form: PostgreSQL cannot store one, no client means
+    one. (Twilio's webhooks are parsed more strictly still, by core.webhooks.)"""
+    fields = list(request.args.items(multi=True))
+    if request.method == "POST" and not request.path.startswith("/voice/"):
+        fields += list(request.form.items(multi=True))
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in fields):
+        abort(400, description="NUL characters are not allowed")
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -12,6 +12,8 @@ _NULLABLE_STR = {"type": ["string", "null"]}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _TIME = {"type": "string", "format": "date-time"}
 _RATE = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+#: Text in a path or query: no NUL character (refused with 400 everywhere, see app.py).
+_TEXT = {"type": "string", "pattern": "^[^\\u0000]*$"}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -96,7 +98,7 @@ _CASE = {
         "confidential": {"type": "boolean"},
         "caller": {**_NULLABLE_STR, "description": "E.164; null when confidential"},
         "transcript": {"type": "string"},
-        "feedback": {"type": "string"},
+        "feedback": _NULLABLE_STR,
         "recording_sid": _NULLABLE_STR,
         "reopen_count": {"type": "integer"},
         "created_at": _TIME,
@@ -141,8 +143,8 @@ _CALL = {
 
 def document(server: str) -> dict[str, Any]:
     """The document, with this deployment's URL as its server."""
-    case_number = {"name": "number", "in": "path", "required": True, "schema": {"type": "string"}}
-    sid = {"name": "sid", "in": "path", "required": True, "schema": {"type": "string"}}
+    case_number = {"name": "number", "in": "path", "required": True, "schema": _TEXT}
+    sid = {"name": "sid", "in": "path", "required": True, "schema": _TEXT}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -166,8 +168,8 @@ def document(server: str) -> dict[str, Any]:
                     "summary": "Cases, newest first (a unit's token: only the unit's)",
                     "parameters": [
                         {"name": "state", "in": "query", "schema": {"enum": CASE_STATES}},
-                        {"name": "category", "in": "query", "schema": {"type": "string"}},
-                        {"name": "unit", "in": "query", "schema": {"type": "string"}},
+                        {"name": "category", "in": "query", "schema": _TEXT},
+                        {"name": "unit", "in": "query", "schema": _TEXT},
                         {"name": "overdue", "in": "query", "schema": {"enum": ["true", "false"]}},
                         _LIMIT,
                         _OFFSET,
@@ -232,7 +234,7 @@ def document(server: str) -> dict[str, Any]:
                             "name": "call_sid",
                             "in": "path",
                             "required": True,
-                            "schema": {"type": "string"},
+                            "schema": _TEXT,
                         }
                     ],
                     "responses": {"200": _json(_ref("Call")), **_errors(401, 403, 404)},
@@ -269,7 +271,7 @@ def document(server: str) -> dict[str, Any]:
                     "summary": "Callback surveys with their answers, newest first",
                     "parameters": [
                         {"name": "state", "in": "query", "schema": {"enum": SURVEY_STATES}},
-                        {"name": "case", "in": "query", "schema": {"type": "string"}},
+                        {"name": "case", "in": "query", "schema": _TEXT},
                         _LIMIT,
                         _OFFSET,
                     ],
@@ -316,8 +318,8 @@ def document(server: str) -> dict[str, Any]:
                     "required": ["action"],
                     "properties": {
                         "action": {"type": "string", "enum": ACTIONS},
-                        "note": {"type": "string", "maxLength": 2000},
-                        "unit": {"type": "string"},
+                        "note": {**_TEXT, "maxLength": 2000},
+                        "unit": _TEXT,
                     },
                 },
                 "Call": _CALL,

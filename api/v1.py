@@ -146,7 +146,7 @@ def list_cases() -> Response:
         abort(400, description="overdue: true or false")
     unit = request.args.get("unit")
     if user().role is Role.UNIT:
-        unit = user().unit_code or "\x00none"
+        unit = user().unit_code or "(no unit)"
     rows = cases.list_cases(
         db.session(),
         state=state,
@@ -193,9 +193,9 @@ def act_on_case(number: str) -> tuple[Response, int]:
     action, note, unit = body.get("action"), body.get("note", ""), body.get("unit")
     if not isinstance(action, str) or action not in {a.value for a in Action}:
         abort(400, description=f"action: one of {', '.join(a.value for a in Action)}")
-    if not isinstance(note, str) or len(note) > 2000:
-        abort(400, description="note: text of at most 2000 characters")
-    if unit is not None and not isinstance(unit, str):
+    if not isinstance(note, str) or len(note) > 2000 or "\x00" in note:
+        abort(400, description="note: text of at most 2000 characters, without NUL")
+    if unit is not None and (not isinstance(unit, str) or "\x00" in unit):
         abort(400, description="unit: a unit code")
     if not auth.may(user(), action):
         abort(403, description=f"the role {user().role.value} may not {action}")

@@ -207,6 +207,8 @@ def apply(
         known = ", ".join(a.value for a in Action)
         raise CaseError(f"unknown action {action!r} (known: {known})") from None
     note = note.strip()
+    if "\x00" in note:
+        raise CaseError("note: NUL characters are not allowed")
     actor = _actor(actor)
     case = _locked(session, case_number)
     target = transition(case.state, action)

@@ -45,8 +45,8 @@ class Figures:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "since": self.since.isoformat(),
-            "until": self.until.isoformat(),
+            "since": self.since.astimezone(dt.UTC).isoformat(),
+            "until": self.until.astimezone(dt.UTC).isoformat(),
             "calls_per_hour": [{"hour": h, "calls": n} for h, n in self.calls_per_hour],
             "emergency_answer": {
                 "calls": self.answered_calls,

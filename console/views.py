@@ -202,7 +202,7 @@ def case_list() -> Any:
     category = request.args.get("category") or None
     unit = request.args.get("unit") or None
     if user.role is Role.UNIT:
-        unit = user.unit_code or "\x00none"
+        unit = user.unit_code or "(no unit)"
     overdue = True if request.args.get("overdue") == "1" else None
     page = max(1, _int(request.args.get("page"), 1))
     rows = cases.list_cases(
@@ -398,8 +398,8 @@ def period() -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
             last = dt.date.fromisoformat(request.args["to"])
     except ValueError:
         abort(400, description="from and to are dates like 2026-11-25")
-    if last < first or (last - first).days > 366:
-        abort(400, description="the period must run forwards and last at most a year")
+    if last < first or (last - first).days > 366 or first.year < 2000 or last.year > 2100:
+        abort(400, description="the period must run forwards, within 2000–2100, for at most a year")
     start = dt.datetime.combine(first, dt.time(), tz)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
     return first, last, start, end
