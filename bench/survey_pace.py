@@ -124,7 +124,7 @@ def prepare(database_url: str, calls: int, directory: Path, cps: float) -> dict[
             case = create_case(
                 session,
                 call_sid=None,
-                category="street_lights",
+                category="city_management",
                 language="zh",
                 caller_number=f"+86138{i:08d}",
                 caller_raw="bench",

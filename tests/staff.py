@@ -59,7 +59,7 @@ def open_case(
     db_session: Session,
     *,
     unit: str = "city_management",
-    category: str = "street_lights",
+    category: str = "city_management",
     confidential: bool = False,
 ) -> str:
     """A case dispatched to `unit`; its number."""

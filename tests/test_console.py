@@ -214,7 +214,7 @@ def test_figures_render_and_export_as_csv(
     assert csv.mimetype == "text/csv"
     lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
     assert lines[0] == "figure,key,value"
-    assert "cases_by_category,street_lights,1" in lines
+    assert "cases_by_category,city_management,1" in lines
     assert "cases_by_unit,city_management,1" in lines
     assert client.get("/console/figures?from=2026-13-01").status_code == 400
 

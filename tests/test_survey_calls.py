@@ -129,7 +129,7 @@ def resolved_case(
     case = create_case(
         db_session,
         call_sid=None,
-        category="street_lights",
+        category="city_management",
         language=language,
         caller_number=caller,
         caller_raw=caller or "anonymous",

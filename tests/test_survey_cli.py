@@ -135,7 +135,7 @@ def test_the_report_rolls_up_per_unit_and_category(
         "+",
     ]
     row = lines[2].split()
-    assert row[:6] == ["city_management", "street_lights", "2", "2", "0", "100.0%"]
+    assert row[:6] == ["city_management", "city_management", "2", "2", "0", "100.0%"]
     assert row[6:] == ["50.0%", "(1/2)", "100.0%", "(1/1)"]
     assert lines[-1].split()[:2] == ["*", "*"]
 
