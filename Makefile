@@ -46,6 +46,7 @@ run: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline roster import --if-empty config/roster.yaml
 	$(BIN)/hotline providers sync
+	$(BIN)/hotline users demo
 	# The web server, the job worker (and the Twilio mock) together; Ctrl-C stops them all.
 	trap 'kill 0' EXIT INT TERM; \
 	$(if $(MOCK),export TWILIO_API_BASE_URL=http://127.0.0.1:$(MOCK_PORT); \

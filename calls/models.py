@@ -77,6 +77,8 @@ class Call(Base):
 
     __table_args__ = (
         CheckConstraint("duration_s IS NULL OR duration_s >= 0", name="duration_not_negative"),
+        # The live board and the figures read calls by time.
+        Index("ix_calls_created_at", "created_at"),
     )
 
     def __repr__(self) -> str:

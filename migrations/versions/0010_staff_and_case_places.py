@@ -1,4 +1,4 @@
-"""staff accounts and API tokens (the console and the API), and where a case is about
+"""staff accounts and API tokens (the console and the API), where a case is about, calls by time
 
 Revision ID: 0010
 Revises: 0009
@@ -61,6 +61,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("token_sha256", name=op.f("uq_api_tokens_token_sha256")),
     )
     op.create_index("ix_api_tokens_user_id", "api_tokens", ["user_id"])
+    op.create_index("ix_calls_created_at", "calls", ["created_at"])
     with op.batch_alter_table("cases") as batch:
         batch.add_column(sa.Column("address", sa.String(length=256), nullable=True))
         batch.add_column(sa.Column("latitude", sa.Float(), nullable=True))
@@ -72,6 +73,7 @@ def downgrade() -> None:
     with op.batch_alter_table("cases") as batch:
         for column in ("media_url", "longitude", "latitude", "address"):
             batch.drop_column(column)
+    op.drop_index("ix_calls_created_at", table_name="calls")
     op.drop_index("ix_api_tokens_user_id", table_name="api_tokens")
     op.drop_table("api_tokens")
     op.drop_table("staff_users")
