@@ -101,6 +101,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_refuse_nul)
     _register_error_handlers(app)
     app.cli.add_command(db_cli)
+    from bench.callflow import bench_command
+
+    app.cli.add_command(bench_command)
     return app
 
 
