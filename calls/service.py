@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, false, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from calls.models import Call, CallDirection, CallEvent, CallStatus
-from core.db import insert_if_missing, utcnow
+from core.db import utcnow
 from core.phone import caller_e164
 
 CALL_SID_RE = re.compile(r"^CA[0-9a-f]{32}$")
@@ -98,14 +100,20 @@ def _enum(cls: type[E], name: str, value: str) -> E:
 def record_call(
     session: Session, report: CallReport, *, region: str, now: dt.datetime | None = None
 ) -> None:
-    """Create the call row if this CallSid is new, then advance its status (idempotent)."""
+    """Create the call row if this CallSid is new, else advance its status (idempotent).
+
+    One statement, INSERT … ON CONFLICT DO UPDATE … WHERE the stored status is earlier: a
+    duplicate or late webhook changes nothing, and two processes racing on the same call cannot
+    move it backwards (the same rule as `advance_status`).
+    """
     now = now or utcnow()
+    status = report.status
     values: dict[str, Any] = {
         "call_sid": report.call_sid,
         "parent_call_sid": report.parent_call_sid,
         "account_sid": report.account_sid,
         "direction": report.direction,
-        "status": CallStatus.QUEUED,
+        "status": status,
         "from_number": caller_e164(report.from_raw, region),
         "from_raw": report.from_raw,
         "to_number": caller_e164(report.to_raw, region),
@@ -113,8 +121,21 @@ def record_call(
         "created_at": now,
         "updated_at": now,
     }
-    insert_if_missing(session, Call, values, unique="call_sid")
-    advance_status(session, report.call_sid, report.status, duration_s=report.duration_s, now=now)
+    changes: dict[str, Any] = {"status": status, "updated_at": now}
+    if status.is_final:
+        values["ended_at"] = changes["ended_at"] = now
+        values["duration_s"] = changes["duration_s"] = report.duration_s
+    earlier = [s for s in CallStatus if s.rank < status.rank]
+    table = cast(Table, Call.__table__)
+    upsert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    statement = upsert(table).values(values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["call_sid"],
+            set_=changes,
+            where=table.c.status.in_(earlier) if earlier else false(),
+        )
+    )
 
 
 def advance_status(
@@ -153,18 +174,17 @@ def log_event(
     params: MultiDict[str, str],
     idempotency_token: str | None,
     now: dt.datetime | None = None,
-) -> CallEvent:
-    """Append a received webhook, with every parameter, to the call's log."""
-    event = CallEvent(
-        call_sid=call_sid[:34],
-        route=route[:64],
-        params=params_document(params),
-        idempotency_token=idempotency_token,
-        received_at=now or utcnow(),
+) -> None:
+    """Append a received webhook, with every parameter, to the call's log (one INSERT)."""
+    session.execute(
+        insert(cast(Table, CallEvent.__table__)).values(
+            call_sid=call_sid[:34],
+            route=route[:64],
+            params=params_document(params),
+            idempotency_token=idempotency_token,
+            received_at=now or utcnow(),
+        )
     )
-    session.add(event)
-    session.flush()
-    return event
 
 
 def params_document(params: MultiDict[str, str]) -> dict[str, Any]:
