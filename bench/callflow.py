@@ -205,7 +205,7 @@ def stop(server: Server) -> None:
 
 @contextlib.contextmanager
 def servers(
-    database: str, database_url: str | None, workers: int
+    database: str, database_url: str | None, workers: int, redis_url: str | None
 ) -> Iterator[tuple[Server, Server]]:
     """The hotline (migrated, demo roster) and the ceiling app, on free ports."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,6 +225,8 @@ def servers(
                 "TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing leaves this machine
                 "LOG_LEVEL": "WARNING",
             }
+            if redis_url:
+                env["REDIS_URL"] = redis_url  # the job queue, as in production
             hotline = [sys.executable, "-c", "import app; app.main()"]
             for args in (
                 ["db", "upgrade"],
@@ -377,7 +379,11 @@ def summary(recorder: Recorder, calls: int, failed: int, wall: float) -> dict[st
 def run(options: dict[str, Any]) -> dict[str, Any]:
     """One benchmark run: the hotline's figures, the ceiling's, and the ratio."""
     database = options["database"]
-    with servers(database, options["database_url"], options["workers"]) as (ours, ceiling):
+    redis_url = options["redis_url"] or None
+    with servers(database, options["database_url"], options["workers"], redis_url) as (
+        ours,
+        ceiling,
+    ):
         warm = closed_loop(ours.base, 20, 4, options["mix"])  # imports, connections, caches
         del warm
         if options["soak"]:
@@ -480,6 +486,12 @@ def render(result: dict[str, Any]) -> str:
     help=f"PostgreSQL to use (a schema of its own is made and dropped) [default: {DEFAULT_PG}]",
 )
 @click.option("--workers", default=4, show_default=True, help="gunicorn workers (both apps)")
+@click.option(
+    "--redis-url",
+    default="redis://127.0.0.1:6379/15",
+    show_default=True,
+    help="the job queue, as in production ('' for the embedded SQLite queue)",
+)
 @click.option("--calls", default=600, show_default=True, help="closed loop: calls to make")
 @click.option("--concurrency", default=16, show_default=True, help="closed loop: calls at once")
 @click.option("--mix", default=0.3, show_default=True, help="share of emergency calls")
