@@ -140,6 +140,16 @@ class Server:
             pids = []
         return [self.process.pid, *pids]
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU of the master and its workers so far (PostgreSQL's not included)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0.0
+        for pid in self.worker_pids():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / ticks
+        return total
+
     def memory(self) -> dict[str, dict[str, int]]:
         """RSS now and peak (VmHWM), in KiB, per process."""
         result = {}
@@ -386,6 +396,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     ):
         warm = closed_loop(ours.base, 20, 4, options["mix"])  # imports, connections, caches
         del warm
+        cpu_before = ours.cpu_seconds()
         if options["soak"]:
             result = soak(ours, options)
         elif options["rate"]:
@@ -394,11 +405,18 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
             result = closed_loop(
                 ours.base, options["calls"], options["concurrency"], options["mix"]
             )
+        result["server_cpu_ms_per_webhook"] = round(
+            1000 * (ours.cpu_seconds() - cpu_before) / max(1, result["webhooks"]), 3
+        )
         result["memory"] = ours.memory()
+        ceiling_cpu = ceiling.cpu_seconds()
         top = ceiling_throughput(ceiling.base, options["ceiling_requests"], options["concurrency"])
+        top_cpu = 1000 * (ceiling.cpu_seconds() - ceiling_cpu) / options["ceiling_requests"]
     result["ceiling_webhooks_per_s"] = top["webhooks_per_s"]
     result["ceiling_p50_ms"] = top["p50_ms"]
     result["ratio"] = round(result["webhooks_per_s"] / top["webhooks_per_s"], 3)
+    result["ceiling_cpu_ms_per_webhook"] = round(top_cpu, 3)
+    result["cpu_ratio"] = round(top_cpu / max(1e-9, result["server_cpu_ms_per_webhook"]), 3)
     result["database"] = database
     result["workers"] = options["workers"]
     result["mix_emergency"] = options["mix"]
@@ -447,6 +465,9 @@ def render(result: dict[str, Any]) -> str:
         f"errors       {result['errors']} ({result['failed_calls']} calls did not end normally)",
         f"ceiling      {result['ceiling_webhooks_per_s']} webhooks/s (bare Flask, same settings): "
         f"ratio {result['ratio']}",
+        f"server CPU   {result['server_cpu_ms_per_webhook']} ms per webhook (ceiling "
+        f"{result['ceiling_cpu_ms_per_webhook']} ms: CPU ratio {result['cpu_ratio']}; "
+        "PostgreSQL's own CPU not counted)",
         "",
         f"{'route':<28} {'count':>6} {'err':>4}"
         + "".join(f"{h:>9}" for h in ("p50 ms", "p90 ms", "p99 ms", "max ms")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import re
 from typing import Any, TypeVar, cast
 
@@ -121,20 +122,28 @@ def record_call(
         "created_at": now,
         "updated_at": now,
     }
-    changes: dict[str, Any] = {"status": status, "updated_at": now}
     if status.is_final:
-        values["ended_at"] = changes["ended_at"] = now
-        values["duration_s"] = changes["duration_s"] = report.duration_s
-    earlier = [s for s in CallStatus if s.rank < status.rank]
+        values["ended_at"], values["duration_s"] = now, report.duration_s
+    session.execute(_call_upsert(session.get_bind().dialect.name, status), values)
+
+
+@functools.cache
+def _call_upsert(dialect: str, status: CallStatus) -> Any:
+    """INSERT the call, or move it forward to `status` if it is at an earlier one (built once)."""
     table = cast(Table, Call.__table__)
-    upsert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    statement = upsert(table).values(values)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["call_sid"],
-            set_=changes,
-            where=table.c.status.in_(earlier) if earlier else false(),
-        )
+    upsert = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+    changes: dict[str, Any] = {
+        "status": upsert.excluded.status,
+        "updated_at": upsert.excluded.updated_at,
+    }
+    if status.is_final:
+        changes["ended_at"] = upsert.excluded.ended_at
+        changes["duration_s"] = upsert.excluded.duration_s
+    earlier = [s for s in CallStatus if s.rank < status.rank]
+    return upsert.on_conflict_do_update(
+        index_elements=["call_sid"],
+        set_=changes,
+        where=table.c.status.in_(earlier) if earlier else false(),
     )
 
 
@@ -166,6 +175,9 @@ def advance_status(
     return bool(getattr(result, "rowcount", 0))
 
 
+_EVENT_INSERT = insert(cast(Table, CallEvent.__table__))
+
+
 def log_event(
     session: Session,
     *,
@@ -177,13 +189,14 @@ def log_event(
 ) -> None:
     """Append a received webhook, with every parameter, to the call's log (one INSERT)."""
     session.execute(
-        insert(cast(Table, CallEvent.__table__)).values(
-            call_sid=call_sid[:34],
-            route=route[:64],
-            params=params_document(params),
-            idempotency_token=idempotency_token,
-            received_at=now or utcnow(),
-        )
+        _EVENT_INSERT,
+        {
+            "call_sid": call_sid[:34],
+            "route": route[:64],
+            "params": params_document(params),
+            "idempotency_token": idempotency_token,
+            "received_at": now or utcnow(),
+        },
     )
 
 
