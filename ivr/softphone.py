@@ -164,6 +164,7 @@ class Softphone:
         call_sid: str | None = None,
         leg_extra: Mapping[str, str] | None = None,
         first_status: str = "ringing",
+        media_base: str = "https://api.twilio.com",
     ) -> None:
         self.transport = transport
         self.public_base_url = public_base_url.rstrip("/")
@@ -181,6 +182,8 @@ class Softphone:
         #: call's Direction and AnsweredBy, say).
         self.leg_extra = dict(leg_extra or {})
         self.first_status = first_status
+        #: Where the recordings' RecordingUrl points (a local stand-in for Twilio in tests).
+        self.media_base = media_base
         self._validator = RequestValidator(auth_token)
         self._transcript: list[str] = []
         self._requests: list[tuple[str, dict[str, str]]] = []
@@ -407,7 +410,12 @@ class Softphone:
             self._out("(nothing recorded: Twilio skips the action and goes on)")
             return None
         params, status = recording_webhooks(
-            leg.base, message, hung_up=hung_up, max_length=max_length, finish_on_key=key
+            leg.base,
+            message,
+            hung_up=hung_up,
+            max_length=max_length,
+            finish_on_key=key,
+            media_base=self.media_base,
         )
         followups: tuple[_Request, ...] = ()
         if verb.get("recordingStatusCallback"):

@@ -131,7 +131,13 @@ def dial_targets(dial: ET.Element, document_url: str) -> tuple[list[DialTarget],
 
 
 def recording_webhooks(
-    base: dict[str, str], message: str, *, hung_up: bool, max_length: str, finish_on_key: str
+    base: dict[str, str],
+    message: str,
+    *,
+    hung_up: bool,
+    max_length: str,
+    finish_on_key: str,
+    media_base: str = "https://api.twilio.com",
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The <Record> action's parameters and the recordingStatusCallback's, for `message`.
 
@@ -143,7 +149,7 @@ def recording_webhooks(
         duration = min(duration, int(max_length))
     sid, account_sid = new_sid("RE"), base["AccountSid"]
     recording = {
-        "RecordingUrl": f"https://api.twilio.com/{API_VERSION}/Accounts/{account_sid}"
+        "RecordingUrl": f"{media_base.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}"
         f"/Recordings/{sid}",
         "RecordingSid": sid,
         "RecordingDuration": str(duration),
