@@ -41,7 +41,10 @@ class Spool:
     def write(self, kind: str, record: Mapping[str, Any]) -> None:
         """Append one record durably (flushed and fsync'ed), never into a file being replayed."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        line = json.dumps({"kind": kind, **record}, ensure_ascii=False, default=str) + "\n"
+        # The record goes in an envelope: a record's own fields (an alert's "kind") must never
+        # overwrite the spool's.
+        envelope = {"kind": kind, "record": dict(record)}
+        line = json.dumps(envelope, ensure_ascii=False, default=str) + "\n"
         path = self.directory / f"spool-{os.getpid()}{_PENDING}"
         with self._lock:
             while True:
@@ -70,25 +73,40 @@ class Spool:
         return found
 
     def replay(self, sessions: sessionmaker[Session], handlers: Mapping[str, Handler]) -> int:
-        """Apply every pending record to the database; returns how many were applied."""
-        applied = 0
-        for path in self.pending():
-            claimed = self._claim(path)
-            if claimed is None:
-                continue
-            records = self._read(claimed)
+        """Apply every pending record to the database; returns how many were applied.
+
+        Every process on the machine spools to a file of its own, and one call's webhooks may
+        land in several (an officer's key press in one worker, the dial that preceded it in
+        another): the files are claimed together and their records applied in the order they
+        happened, in one transaction. A failure gives every file back for the next replay.
+        """
+        claimed = [c for c in (self._claim(p) for p in self.pending()) if c is not None]
+        if not claimed:
+            return 0
+        records: list[dict[str, Any]] = []
+        try:
+            for path in claimed:
+                records += self._read(path)
+            unknown = [r for r in records if r.get("kind") not in handlers]
+            if unknown:  # set aside, never blocking the rest (a newer version's kinds, say)
+                self._set_aside(claimed[0], [json.dumps(r, ensure_ascii=False) for r in unknown])
+                log.error("spool: %d record(s) of unknown kind set aside", len(unknown))
+                records = [r for r in records if r.get("kind") in handlers]
+            records.sort(key=_when)  # stable: records without a time keep their file's order
             with sessions() as session:
-                for record in records:
-                    handler = handlers.get(record.get("kind", ""))
-                    if handler is None:
-                        session.rollback()
-                        raise LookupError(f"no spool handler for {record.get('kind')!r}")
-                    handler(session, record)
+                for line in records:
+                    # New lines carry the record in an envelope; older ones were flat.
+                    record = line["record"] if isinstance(line.get("record"), dict) else line
+                    handlers[line["kind"]](session, record)
                 session.commit()
-            claimed.unlink()
-            applied += len(records)
-            log.info("spool: replayed %d records from %s", len(records), claimed.name)
-        return applied
+        except BaseException:
+            for path in claimed:
+                self._release(path)
+            raise
+        for path in claimed:
+            path.unlink()
+        log.info("spool: replayed %d records from %d file(s)", len(records), len(claimed))
+        return len(records)
 
     def _claim(self, path: Path) -> Path | None:
         """Rename `path` to a name that says which process replays it (None: someone else did)."""
@@ -103,6 +121,13 @@ class Spool:
             return None
         return claimed
 
+    def _release(self, claimed: Path) -> None:
+        """A replay that failed gives its file back at once, under a new pending name (no writer
+        appends to it any more), so the next replay — by any process — takes it again, instead
+        of it waiting, claimed, until its claim goes stale."""
+        stem = claimed.name.split(".")[0]
+        claimed.rename(claimed.with_name(f"{stem}.{os.getpid()}-{time.time_ns()}{_PENDING}"))
+
     def _read(self, path: Path) -> list[dict[str, Any]]:
         """The file's records; a torn or corrupt line is set aside rather than block the rest."""
         records, bad = [], []
@@ -114,10 +139,14 @@ class Spool:
             except json.JSONDecodeError:
                 bad.append(line)
         if bad:
-            quarantine = path.with_name(path.name.split(".")[0] + f".{int(time.time())}.bad")
-            quarantine.write_text("\n".join(bad) + "\n", encoding="utf-8")
+            self._set_aside(path, bad)
             log.error("spool %s: %d unreadable line(s) set aside", path.name, len(bad))
         return records
+
+    def _set_aside(self, path: Path, lines: list[str]) -> None:
+        """Keep lines that cannot be replayed in a `.bad` file beside the spool, for a person."""
+        quarantine = path.with_name(path.name.split(".")[0] + f".{time.time_ns()}.bad")
+        quarantine.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
     def replay_soon(
         self,
@@ -137,6 +166,13 @@ class Spool:
             self.replay(sessions, handlers)
         except Exception:  # the database may still be down: keep the files, try later
             log.warning("spool: replay failed, will retry", exc_info=True)
+
+
+def _when(line: dict[str, Any]) -> str:
+    """A record's time (ISO 8601 UTC sorts as text), or "" to keep it in file order."""
+    record = line.get("record") if isinstance(line.get("record"), dict) else line
+    at = record.get("at") if isinstance(record, dict) else None
+    return at if isinstance(at, str) else ""
 
 
 def _orphaned(path: Path, stale_after_s: float = 300.0) -> bool:

@@ -364,6 +364,9 @@ class Softphone:
             "DialCallStatus": outcome,
             "DialCallSid": dial_sid,
             "DialCallDuration": "42" if outcome == "completed" else "0",
+            # Twilio says whether the two legs were bridged (a screened leg that hung up can
+            # still be "completed").
+            "DialBridged": "true" if outcome == "completed" else "false",
         }
         action = resolve(url, verb.get("action"))
         return _Request(action, {**leg.base, **result}, verb.get("method", "POST"))
