@@ -1,4 +1,5 @@
-"""Faults in a real deployment: PostgreSQL becomes unreachable in the middle of the day.
+"""Faults in a real deployment: PostgreSQL becomes unreachable in the middle of the day; Redis
+is down.
 
 The hotline runs under gunicorn and reaches PostgreSQL through a TCP proxy the test controls.
 The proxy is cut (every connection dropped, new ones refused): an emergency caller is still put
@@ -24,13 +25,21 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from app import create_app
 from calls.models import Call, CallEvent, CallStatus
 from cases.models import Case
 from config.settings import CONFIG_DIR
-from core.db import Database
+from core import jobs
+from core.db import Database, database
+from core.jobs import JobState
 from devtools.databases import scratch_database
 from ivr.softphone import HttpTransport, Softphone
+from recordings import service as recordings
+from recordings.models import RecordingState
 from routing.models import BridgeAttempt
+from tests.conftest import make_settings
+from tests.support import TwilioSigner
+from tests.test_recordings import FakeTwilioMedia, callback, job_for, media  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "faults-auth-token-0123456789abcdef"
@@ -247,3 +256,37 @@ def test_postgresql_unreachable_mid_day_loses_nothing(backend: str, tmp_path: Pa
                     database.engine.dispose()
     finally:
         proxy.close()
+
+
+def test_with_redis_down_webhooks_answer_and_the_database_runs_the_jobs(
+    migrated_url: str, tmp_path: Path, media: FakeTwilioMedia, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The queue only delivers: with Redis unreachable a recording callback is still taken (its
+    job is a row), and the sweep (`hotline jobs run-due`, or a worker once Redis is back) runs
+    it from the database."""
+    settings = make_settings(
+        migrated_url,
+        tmp_path,
+        redis_url="redis://127.0.0.1:1/0",  # nothing listens there
+        twilio_api_base_url=media.base,
+    )
+    app = create_app(settings)
+    db = database(app)
+    connection = db.engine.connect()
+    transaction = connection.begin()
+    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
+    try:
+        params = callback(settings, media)
+        response = TwilioSigner(app.test_client(), settings).post("/voice/recording-status", params)
+        response.close()  # runs the after-response push, which meets the dead queue
+        assert response.status_code == 204
+        assert "could not push jobs to the queue" in caplog.text
+        with db.sessions() as session:
+            assert job_for(session, params["RecordingSid"]).state is JobState.PENDING
+            assert jobs.run_due(app) == {"done": 1}
+            stored = recordings.get(session, params["RecordingSid"])
+            assert stored is not None and stored.state is RecordingState.STORED
+    finally:
+        transaction.rollback()
+        connection.close()
+        db.engine.dispose()
