@@ -22,7 +22,7 @@ from api.openapi import document
 from cases import service as cases
 from cases.models import Case
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
-from console import auth, board, figures
+from console import auth, board
 from console.auth import CENTER
 from console.models import Role, StaffUser
 from core import db
@@ -347,17 +347,9 @@ def list_providers() -> Response:
 @bp.get("/figures")
 def get_figures() -> Response:
     center_only()
-    from console.views import period
+    from console.views import figures_for_request
 
-    _, _, start, end = period()
-    result = figures.compute(
-        db.session(),
-        current_app.extensions["hotline.survey"],
-        settings().tz,
-        start,
-        end,
-        utcnow(),
-    )
+    result, _, _ = figures_for_request()
     return jsonify(result.as_dict())
 
 

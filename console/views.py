@@ -405,7 +405,8 @@ def period() -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
     return first, last, start, end
 
 
-def _figures() -> tuple[figures.Figures, dt.date, dt.date]:
+def figures_for_request() -> tuple[figures.Figures, dt.date, dt.date]:
+    """The figures of the period the request asks for (?from=…&to=…), and its local days."""
     first, last, start, end = period()
     result = figures.compute(
         db.session(),
@@ -421,7 +422,7 @@ def _figures() -> tuple[figures.Figures, dt.date, dt.date]:
 @bp.get("/figures")
 @login_required(*CENTER)
 def figures_page() -> Any:
-    result, first, last = _figures()
+    result, first, last = figures_for_request()
     named = [(_category_name(c), n) for c, n in result.cases_by_category]
     return render_template(
         "console/figures.html", f=result, first=first, last=last, named_categories=named
@@ -431,7 +432,7 @@ def figures_page() -> Any:
 @bp.get("/figures.csv")
 @login_required(*CENTER)
 def figures_csv() -> Response:
-    result, first, last = _figures()
+    result, first, last = figures_for_request()
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["figure", "key", "value"])

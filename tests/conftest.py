@@ -98,9 +98,9 @@ def settings(migrated_url: str, tmp_path: Path) -> Settings:
     return make_settings(migrated_url, tmp_path)
 
 
-@pytest.fixture
-def app(settings: Settings) -> Iterator[Flask]:
-    """The app on the migrated database, inside a transaction rolled back after the test."""
+@contextlib.contextmanager
+def app_in_transaction(settings: Settings) -> Iterator[Flask]:
+    """An app on `settings` whose sessions join one transaction, rolled back at the end."""
     app = create_app(settings)
     db = database(app)
     connection = db.engine.connect()
@@ -112,6 +112,13 @@ def app(settings: Settings) -> Iterator[Flask]:
         transaction.rollback()
         connection.close()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    """The app on the migrated database, inside a transaction rolled back after the test."""
+    with app_in_transaction(settings) as app:
+        yield app
 
 
 @pytest.fixture

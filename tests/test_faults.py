@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from app import create_app
+from bench.callflow import free_port, gunicorn, stop
 from calls.models import Call, CallEvent, CallStatus
 from cases.models import Case
 from config.settings import CONFIG_DIR
@@ -37,7 +37,7 @@ from ivr.softphone import HttpTransport, Softphone
 from recordings import service as recordings
 from recordings.models import RecordingState
 from routing.models import BridgeAttempt
-from tests.conftest import make_settings
+from tests.conftest import app_in_transaction, make_settings
 from tests.support import TwilioSigner
 from tests.test_recordings import FakeTwilioMedia, callback, job_for, media  # noqa: F401
 
@@ -107,45 +107,20 @@ class TcpProxy:
 
 
 @contextlib.contextmanager
-def hotline_server(env: dict[str, str], directory: Path) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    log = (directory / "server.log").open("wb")
-    process = subprocess.Popen(  # noqa: S603
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-w",
-            "2",
-            "-b",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "app:create_app()",
-        ],
-        env={**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
+def hotline_server(env: dict[str, str]) -> Iterator[str]:
+    """The hotline under gunicorn (two workers), as `hotline bench` starts it; yields its URL."""
+    port = free_port()
+    server = gunicorn(
+        "hotline",
+        "app:create_app()",
+        {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
+        2,
+        port,
     )
-    base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail((directory / "server.log").read_text())
-                time.sleep(0.2)
-        yield base
+        yield server.base
     finally:
-        process.terminate()
-        process.wait(15)
-        log.close()
+        stop(server)
 
 
 def call(base: str, inputs: list[str], n: int) -> tuple[int, list[str], int, set[str]]:
@@ -191,7 +166,7 @@ def test_postgresql_unreachable_mid_day_loses_nothing(backend: str, tmp_path: Pa
                 subprocess.run(  # noqa: S603
                     [*hotline, *args], env=env, cwd=ROOT, check=True, capture_output=True
                 )
-            with hotline_server(env, tmp_path) as base:
+            with hotline_server(env) as base:
                 for n in range(4):  # both workers have met the roster (and written its snapshot)
                     assert call(base, ["1"], n)[0] == 0
 
@@ -270,23 +245,14 @@ def test_with_redis_down_webhooks_answer_and_the_database_runs_the_jobs(
         redis_url="redis://127.0.0.1:1/0",  # nothing listens there
         twilio_api_base_url=media.base,
     )
-    app = create_app(settings)
-    db = database(app)
-    connection = db.engine.connect()
-    transaction = connection.begin()
-    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
-    try:
+    with app_in_transaction(settings) as app:
         params = callback(settings, media)
         response = TwilioSigner(app.test_client(), settings).post("/voice/recording-status", params)
         response.close()  # runs the after-response push, which meets the dead queue
         assert response.status_code == 204
         assert "could not push jobs to the queue" in caplog.text
-        with db.sessions() as session:
+        with database(app).sessions() as session:
             assert job_for(session, params["RecordingSid"]).state is JobState.PENDING
             assert jobs.run_due(app) == {"done": 1}
             stored = recordings.get(session, params["RecordingSid"])
             assert stored is not None and stored.state is RecordingState.STORED
-    finally:
-        transaction.rollback()
-        connection.close()
-        db.engine.dispose()

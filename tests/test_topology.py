@@ -12,12 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -31,6 +29,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select, update
 
+from bench.callflow import Server, free_port, gunicorn, stop
 from calls.models import CallEvent
 from cases.models import Case
 from cases.workflow import CaseState
@@ -104,13 +103,6 @@ class FakeTwilio:
         self.server.server_close()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _redis_problem() -> str | None:
     try:
         import redis
@@ -124,33 +116,14 @@ def _redis_problem() -> str | None:
 @contextlib.contextmanager
 def processes(env: Mapping[str, str], directory: Path) -> Iterator[list[str]]:
     """Two gunicorn servers (two workers each) and two Huey workers; yields the servers' URLs."""
-    started: list[subprocess.Popen[bytes]] = []
-    ports = [_free_port(), _free_port()]
-    log = (directory / "processes.log").open("wb")
+    servers: list[Server] = []
+    workers: list[subprocess.Popen[bytes]] = []
+    log = (directory / "workers.log").open("wb")
     try:
-        for port in ports:
-            started.append(
-                subprocess.Popen(  # noqa: S603
-                    [
-                        sys.executable,
-                        "-m",
-                        "gunicorn",
-                        "-w",
-                        "2",
-                        "-b",
-                        f"127.0.0.1:{port}",
-                        "--log-level",
-                        "warning",
-                        "app:create_app()",
-                    ],
-                    env=dict(env),
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+        for n in range(2):
+            servers.append(gunicorn(f"web{n}", "app:create_app()", dict(env), 2, free_port()))
         for _ in range(2):
-            started.append(
+            workers.append(
                 subprocess.Popen(
                     [sys.executable, "-c", "import app; app.main()", "worker", "--workers", "2"],
                     env=dict(env),
@@ -159,28 +132,17 @@ def processes(env: Mapping[str, str], directory: Path) -> Iterator[list[str]]:
                     stderr=subprocess.STDOUT,
                 )
             )
-        bases = [f"http://127.0.0.1:{port}" for port in ports]
-        for base in bases:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail(
-                            f"{base} did not start: {(directory / 'processes.log').read_text()}"
-                        )
-                    time.sleep(0.2)
-        yield bases
+        yield [server.base for server in servers]
     finally:
-        for process in started:
-            process.terminate()
-        for process in started:
+        for server in servers:
+            stop(server)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
             try:
-                process.wait(15)
+                worker.wait(15)
             except subprocess.TimeoutExpired:
-                process.kill()
+                worker.kill()
         log.close()
 
 
@@ -202,6 +164,22 @@ class TwoServers(HttpTransport):
             result: HttpResult = results[self.turn % 2]
             return result
         return self.transports[self.turn % 2].post(path, params, headers)
+
+
+def race_sweeps(hotline: list[str], env: Mapping[str, str]) -> None:
+    """Two sweeps at once (`hotline jobs run-due`), as two workers' periodic sweeps may run."""
+    sweeps = [
+        subprocess.Popen(  # noqa: S603
+            [*hotline, "jobs", "run-due"],
+            env=dict(env),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(2)
+    ]
+    for sweep in sweeps:
+        sweep.wait(90)
 
 
 def wait_for(condition: Any, seconds: float, what: str) -> None:
@@ -316,33 +294,11 @@ def run_the_day(
                 .values(state=CaseState.RESOLVED, resolved_at=func.now(), feedback="已处理")
             )
         session.commit()
-    sweeps = [
-        subprocess.Popen(  # noqa: S603
-            [*hotline, "jobs", "run-due"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
-    for sweep in sweeps:
-        sweep.wait(60)
+    race_sweeps(hotline, env)  # schedules the surveys
     with database.sessions() as session:
         session.execute(update(CaseSurvey).values(due_at=func.now()))
         session.commit()
-    sweeps = [
-        subprocess.Popen(  # noqa: S603
-            [*hotline, "jobs", "run-due"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(2)
-    ]
-    for sweep in sweeps:
-        sweep.wait(90)
+    race_sweeps(hotline, env)  # queues and dials them
 
     def all_dialled() -> bool:
         with database.sessions() as session:
