@@ -6,35 +6,44 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from calls.models import Call
-from core.db import insert_if_missing, utcnow
+from core.db import utcnow
 from ivr.engine import CallerInput, Handover, Position, Step
 from ivr.models import IvrSession
 
 
 def begin(session: Session, call_sid: str, start: Position) -> IvrSession:
-    """The call's IVR session, created at `start` if it has none (safe under retries)."""
+    """The call's IVR session, created at `start` if it has none (safe under retries).
+
+    One statement for a new call: INSERT … ON CONFLICT DO NOTHING RETURNING the row; only a
+    retried webhook (the row exists) reads it back.
+    """
     now = utcnow()
-    insert_if_missing(
-        session,
-        IvrSession,
-        {
-            "call_sid": call_sid,
-            "node": start.node,
-            "language": start.language,
-            "step": 0,
-            "no_input_count": 0,
-            "no_match_count": 0,
-            "digits": "",
-            "utterances": [],
-            "last_twiml": "",
-            "created_at": now,
-            "updated_at": now,
-        },
-        unique="call_sid",
-    )
+    dialect_insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    created = session.scalars(
+        dialect_insert(IvrSession)
+        .values(
+            call_sid=call_sid,
+            node=start.node,
+            language=start.language,
+            step=0,
+            no_input_count=0,
+            no_match_count=0,
+            digits="",
+            utterances=[],
+            last_twiml="",
+            created_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["call_sid"])
+        .returning(IvrSession)
+    ).one_or_none()
+    if created is not None:
+        return created
     found = get(session, call_sid)
     if found is None:  # only if the row was deleted in between
         raise RuntimeError(f"IVR session of {call_sid} vanished")

@@ -13,7 +13,6 @@ import logging
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from calls.service import get_call
 from calls.webhook import accept_call_webhook
 from cases import capture, progress
 from core import db, webhooks
@@ -76,8 +75,9 @@ def incoming() -> Response:
     ivr = service.begin(session, report.call_sid, first.position)
     response = ivr.last_twiml
     if not response:
-        call = get_call(session, report.call_sid)
-        mine = progress.open_case_of(session, call.from_number if call else None)
+        # The caller's number as the call row stores it (no need to read the row back).
+        caller = caller_e164(report.from_raw, webhooks.settings().default_region)
+        mine = progress.open_case_of(session, caller)
         notice = [progress.notice(mine, first.position.language)] if mine else []
         response = str(twiml.ask(tree, webhooks.settings(), first.position, 0, None, notice))
         service.set_call_language(session, report.call_sid, first.position.language)
