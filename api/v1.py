@@ -197,6 +197,8 @@ def act_on_case(number: str) -> tuple[Response, int]:
         abort(400, description="note: text of at most 2000 characters, without NUL")
     if unit is not None and (not isinstance(unit, str) or "\x00" in unit):
         abort(400, description="unit: a unit code")
+    if unit is not None and action != Action.DISPATCH:
+        abort(400, description=f"unit: only dispatch takes a unit, not {action}")
     if not auth.may(user(), action):
         abort(403, description=f"the role {user().role.value} may not {action}")
     session = db.session()

@@ -115,3 +115,17 @@ def fuzz(operation: Any, headers: dict[str, str], excluded: list[Any]) -> None:
         case.call_and_validate(headers=headers, excluded_checks=excluded)
 
     run()
+
+
+def test_a_unit_given_to_an_action_that_takes_none_is_a_bad_request(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    admin = token_for(db_session, add_user(db_session, "root", Role.ADMIN))
+    number = open_case(app, db_session)
+    response = client.post(
+        f"/api/v1/cases/{number}/actions",
+        json={"action": "escalate", "unit": "water_supply"},
+        headers=bearer(admin),
+    )
+    assert response.status_code == 400
+    assert response.get_json()["reason"] == "unit: only dispatch takes a unit, not escalate"
