@@ -257,6 +257,10 @@ def servers(
                     stop(ceiling)
             finally:
                 stop(ours)
+                if redis_url:  # no worker ran: drop the jobs the bench's calls queued
+                    from huey import RedisHuey
+
+                    RedisHuey("hotline", url=redis_url).flush()
 
 
 # ------------------------------------------------------------------------------------ calls
