@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
@@ -355,7 +355,7 @@ def get_figures() -> Response:
     return jsonify(result.as_dict())
 
 
-def init_app(app: Any) -> None:
+def init_app(app: Flask) -> None:
     import recordings.api  # noqa: F401  (its routes are on this blueprint)
 
     app.register_blueprint(bp)

@@ -398,8 +398,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         ours,
         ceiling,
     ):
-        warm = closed_loop(ours.base, 20, 4, options["mix"])  # imports, connections, caches
-        del warm
+        closed_loop(ours.base, 20, 4, options["mix"])  # warm-up: imports, connections, caches
         cpu_before = ours.cpu_seconds()
         if options["soak"]:
             result = soak(ours, options)

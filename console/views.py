@@ -36,7 +36,7 @@ from cases.workflow import Action, CaseError, CaseState, allowed_actions
 from console import auth, board, figures
 from console.auth import CENTER, ROSTER_EDITORS, console_user, login_required
 from console.i18n import language, t
-from console.models import Role, StaffUser
+from console.models import Role
 from core import db
 from core.db import utcnow
 from core.phone import mask
@@ -331,6 +331,8 @@ def recording_media(sid: str) -> Any:
 @bp.get("/roster")
 @login_required(*CENTER)
 def roster_page() -> Any:
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
     cache = current_app.extensions["hotline.roster"]
     roster = cache.get()
     now = utcnow()
@@ -344,8 +346,8 @@ def roster_page() -> Any:
         roster=roster,
         duty=duty,
         gaps=gaps,
-        text=(request.args.get("draft") and session.pop("roster_draft", text)) or text,
-        can_edit=(console_user() or StaffUser()).role in ROSTER_EDITORS,
+        text=(session.pop("roster_draft", None) if request.args.get("draft") else None) or text,
+        can_edit=user.role in ROSTER_EDITORS,
     )
 
 

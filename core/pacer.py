@@ -35,18 +35,14 @@ class Slot:
     granted: bool
     at: float
 
-    def wait(self) -> float:
-        """Seconds until the slot starts (0 when it has)."""
-        return max(0.0, self.at - time.time())
-
 
 def claim(
     session: Session, name: str, interval_s: float, *, max_wait_s: float, now: float | None = None
 ) -> Slot:
     """Claim the next slot of the `name` limit, in the caller's transaction (commit it soon).
 
-    Granted: the slot starts at `Slot.at`, at most `max_wait_s` from now; sleep `Slot.wait()`
-    and go. Not granted: nothing changed; `Slot.at` is when a slot will next be within reach.
+    Granted: the slot starts at `Slot.at`, at most `max_wait_s` from now; wait for it and go.
+    Not granted: nothing changed; `Slot.at` is when a slot will next be within reach.
     """
     now = time.time() if now is None else now
     insert_if_missing(session, Pacer, {"name": name, "next_at": 0.0}, unique="name")

@@ -37,14 +37,16 @@ def import_roster(file: Path, if_empty: bool) -> None:
     """Replace the roster with FILE (YAML, see config/roster.yaml); nothing changes if invalid."""
     session = db.session()
     try:
-        roster = load_roster(file, settings().default_region)
-        if if_empty and store.roster_version(session) is not None:
-            click.echo("a roster is already in the database; left as it is")
-            return
+        roster = load_roster(file, settings().default_region)  # its errors name the file
+    except RosterError as exc:
+        raise click.ClickException(str(exc)) from None
+    if if_empty and store.roster_version(session) is not None:
+        click.echo("a roster is already in the database; left as it is")
+        return
+    try:
         version = store.replace_roster(session, roster, settings().timezone)
     except RosterError as exc:
-        message = str(exc) if file.name in str(exc) else f"{file}: {exc}"
-        raise click.ClickException(message) from None
+        raise click.ClickException(f"{file}: {exc}") from None
 
     session.commit()
     current_app.extensions["hotline.roster"].invalidate()

@@ -43,7 +43,7 @@ class Context:
 
     @classmethod
     def of(cls, settings: Settings) -> Context:
-        return cls(_survey(settings.survey_file), settings, units_for_settings(settings))
+        return cls(survey_definition(settings.survey_file), settings, units_for_settings(settings))
 
 
 @functools.lru_cache(maxsize=8)
@@ -51,7 +51,7 @@ def _load(path: Path, mtime_ns: int) -> Survey:
     return load_survey(path)
 
 
-def _survey(path: Path) -> Survey:
+def survey_definition(path: Path) -> Survey:
     """The survey definition, loaded once per process while the file is unchanged."""
     return _load(path.resolve(), path.stat().st_mtime_ns)
 

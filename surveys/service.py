@@ -108,11 +108,10 @@ def init_app(app: Flask) -> None:
     attempts that lost their call."""
     from cases.service import stored_holidays
     from surveys import dialer, views
-    from surveys.definition import load_survey
-    from surveys.outcome import Context
+    from surveys.outcome import Context, survey_definition
 
     settings = app.extensions["hotline.settings"]
-    survey = load_survey(settings.survey_file)
+    survey = survey_definition(settings.survey_file)
     app.extensions["hotline.survey"] = survey
     views.init_app(app)
 
