@@ -6,8 +6,9 @@ import logging
 import sys
 
 import click
-from flask import Flask, Response, abort, jsonify, request
+from flask import Flask, Request, Response, abort, jsonify, request
 from flask.cli import FlaskGroup
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
     )
+    app.session_interface = _StaffSessions()
     app.extensions["hotline.settings"] = settings
     app.json.ensure_ascii = False  # type: ignore[attr-defined] # UTF-8 JSON: 中文 stays readable
     if settings.proxy_hops:
@@ -105,6 +107,16 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     app.cli.add_command(bench_command)
     return app
+
+
+class _StaffSessions(SecureCookieSessionInterface):
+    """Signed-cookie sessions for the console's staff; Twilio's webhooks carry no cookie and
+    get none (opening one costs a signing key per request on the busiest routes)."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith("/voice/"):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
 
 def _refuse_nul() -> None:

@@ -8,7 +8,7 @@ import functools
 import re
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, false, insert, select, update
+from sqlalchemy import Table, bindparam, false, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -98,40 +98,86 @@ def _enum(cls: type[E], name: str, value: str) -> E:
         raise BadWebhook(f"{name}: {value[:40]!r} is not one of {allowed}") from None
 
 
-def record_call(
-    session: Session, report: CallReport, *, region: str, now: dt.datetime | None = None
+def record_webhook(
+    session: Session,
+    report: CallReport,
+    *,
+    region: str,
+    route: str,
+    params: MultiDict[str, str],
+    idempotency_token: str | None,
+    language: str | None = None,
+    now: dt.datetime | None = None,
 ) -> None:
-    """Create the call row if this CallSid is new, else advance its status (idempotent).
+    """Record a voice webhook: upsert its call and append it to the call's log (idempotent).
 
-    One statement, INSERT … ON CONFLICT DO UPDATE … WHERE the stored status is earlier: a
+    The upsert is INSERT … ON CONFLICT DO UPDATE … WHERE the stored status is earlier: a
     duplicate or late webhook changes nothing, and two processes racing on the same call cannot
-    move it backwards (the same rule as `advance_status`).
+    move it backwards (the same rule as `advance_status`). `language` is stored on a new row.
+
+    On PostgreSQL both are one statement and one round trip: the upsert as a data-modifying
+    WITH (always run to completion) in front of the log's INSERT. SQLite, in-process, runs the
+    same two statements one after the other.
     """
     now = now or utcnow()
-    status = report.status
+    values = _call_values(report, region=region, language=language, now=now)
+    values.update(_event_values(report.call_sid, route, params, idempotency_token, now))
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(_call_upsert_and_event(report.status), values)
+    else:
+        session.execute(_call_upsert(dialect, report.status), values)
+        session.execute(_EVENT_INSERT, values)
+
+
+def _call_values(
+    report: CallReport, *, region: str, language: str | None, now: dt.datetime
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "call_sid": report.call_sid,
         "parent_call_sid": report.parent_call_sid,
         "account_sid": report.account_sid,
         "direction": report.direction,
-        "status": status,
+        "status": report.status,
         "from_number": caller_e164(report.from_raw, region),
         "from_raw": report.from_raw,
         "to_number": caller_e164(report.to_raw, region),
         "to_raw": report.to_raw,
+        "language": language,
         "created_at": now,
         "updated_at": now,
+        "ended_at": now if report.status.is_final else None,
+        "duration_s": report.duration_s if report.status.is_final else None,
     }
-    if status.is_final:
-        values["ended_at"], values["duration_s"] = now, report.duration_s
-    session.execute(_call_upsert(session.get_bind().dialect.name, status), values)
+    return values
+
+
+#: The call row's columns an upsert writes (each bound as a parameter of the same name).
+_CALL_COLUMNS = (
+    "call_sid",
+    "parent_call_sid",
+    "account_sid",
+    "direction",
+    "status",
+    "from_number",
+    "from_raw",
+    "to_number",
+    "to_raw",
+    "language",
+    "created_at",
+    "updated_at",
+    "ended_at",
+    "duration_s",
+)
 
 
 @functools.cache
 def _call_upsert(dialect: str, status: CallStatus) -> Any:
     """INSERT the call, or move it forward to `status` if it is at an earlier one (built once)."""
     table = cast(Table, Call.__table__)
-    upsert = (sqlite_insert if dialect == "sqlite" else pg_insert)(table)
+    upsert = (sqlite_insert if dialect == "sqlite" else pg_insert)(table).values(
+        {name: bindparam(name, type_=table.c[name].type) for name in _CALL_COLUMNS}
+    )
     changes: dict[str, Any] = {
         "status": upsert.excluded.status,
         "updated_at": upsert.excluded.updated_at,
@@ -145,6 +191,12 @@ def _call_upsert(dialect: str, status: CallStatus) -> Any:
         set_=changes,
         where=table.c.status.in_(earlier) if earlier else false(),
     )
+
+
+@functools.cache
+def _call_upsert_and_event(status: CallStatus) -> Any:
+    """PostgreSQL: WITH (the call's upsert) INSERT the webhook into the log (built once)."""
+    return _EVENT_INSERT.add_cte(_call_upsert("postgresql", status).cte("call_row"))
 
 
 def advance_status(
@@ -175,7 +227,31 @@ def advance_status(
     return bool(getattr(result, "rowcount", 0))
 
 
-_EVENT_INSERT = insert(cast(Table, CallEvent.__table__))
+_EVENT_TABLE = cast(Table, CallEvent.__table__)
+#: The log's INSERT; its parameters are named event_* so that it can share a statement (and a
+#: parameter set) with the call's upsert.
+_EVENT_INSERT = insert(_EVENT_TABLE).values(
+    {
+        name: bindparam(f"event_{name}", type_=_EVENT_TABLE.c[name].type)
+        for name in ("call_sid", "route", "params", "idempotency_token", "received_at")
+    }
+)
+
+
+def _event_values(
+    call_sid: str,
+    route: str,
+    params: MultiDict[str, str],
+    idempotency_token: str | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "event_call_sid": call_sid[:34],
+        "event_route": route[:64],
+        "event_params": params_document(params),
+        "event_idempotency_token": idempotency_token,
+        "event_received_at": now,
+    }
 
 
 def log_event(
@@ -189,14 +265,7 @@ def log_event(
 ) -> None:
     """Append a received webhook, with every parameter, to the call's log (one INSERT)."""
     session.execute(
-        _EVENT_INSERT,
-        {
-            "call_sid": call_sid[:34],
-            "route": route[:64],
-            "params": params_document(params),
-            "idempotency_token": idempotency_token,
-            "received_at": now or utcnow(),
-        },
+        _EVENT_INSERT, _event_values(call_sid, route, params, idempotency_token, now or utcnow())
     )
 
 

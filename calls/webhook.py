@@ -5,27 +5,28 @@ from __future__ import annotations
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-from calls.service import CallReport, log_event, record_call
+from calls.service import CallReport, record_webhook
 from core import db, webhooks
 
 
-def accept_call_webhook(*, redact: tuple[str, ...] = ()) -> CallReport:
+def accept_call_webhook(*, redact: tuple[str, ...] = (), language: str | None = None) -> CallReport:
     """Validate the call parameters, upsert the call and append the webhook to its log.
 
-    Parameters named in `redact` (a PIN typed as Digits) are logged as "***". Raises
-    BadWebhook (answered 400 with the reason) before anything is written.
+    Parameters named in `redact` (a PIN typed as Digits) are logged as "***"; `language` is
+    stored on a call seen for the first time. Raises BadWebhook (answered 400 with the reason)
+    before anything is written.
     """
     settings = webhooks.settings()
     params = webhooks.params()
     report = CallReport.from_params(params, account_sid=settings.twilio_account_sid)
-    session = db.session()
-    record_call(session, report, region=settings.default_region)
-    log_event(
-        session,
-        call_sid=report.call_sid,
+    record_webhook(
+        db.session(),
+        report,
+        region=settings.default_region,
         route=request.path,
         params=redacted(params, redact),
         idempotency_token=webhooks.idempotency_token(),
+        language=language,
     )
     return report
 

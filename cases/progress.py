@@ -4,7 +4,7 @@ whose number they key in. Only the state and the deadline are told, never the co
 from __future__ import annotations
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -40,16 +40,20 @@ _ANOTHER = {
 }
 
 
+#: Asked on every incoming call: built once.
+_OPEN_CASE_OF = (
+    select(Case)
+    .where(Case.caller_number == bindparam("caller"), Case.state.in_(OPEN_STATES_ORDERED))
+    .order_by(Case.created_at.desc())
+    .limit(1)
+)
+
+
 def open_case_of(session: Session, caller: str | None) -> Case | None:
     """The caller's newest open case, if any."""
     if not caller:
         return None
-    return session.scalars(
-        select(Case)
-        .where(Case.caller_number == caller, Case.state.in_(OPEN_STATES_ORDERED))
-        .order_by(Case.created_at.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_OPEN_CASE_OF, {"caller": caller}).first()
 
 
 def notice(case: Case, language: str) -> Line:

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, false, not_, select, update
+from sqlalchemy import Table, and_, bindparam, false, not_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,7 +32,7 @@ from cases.workflow import (
     CaseState,
     transition,
 )
-from core.db import insert_if_missing, utcnow
+from core.db import insert_returning, utcnow
 
 NUMBER_PREFIX = "MS"
 #: The event action of intake, and of a reminder sent (besides the workflow's actions).
@@ -157,13 +157,13 @@ def create_case(
         session.add(case)
         session.flush()
     else:
-        insert_if_missing(session, Case, values, unique="call_sid")
-        found = _by_call_sid(session, call_sid)
-        if found is None:  # pragma: no cover - the row exists after the insert
-            raise CaseError(f"case for call {call_sid} vanished")
-        case = found
-        if case.number != number:
-            return case  # a concurrent intake of the same call won
+        created = insert_returning(session, Case, values, unique="call_sid")
+        if created is None:  # a concurrent intake of the same call won
+            found = _by_call_sid(session, call_sid)
+            if found is None:  # pragma: no cover - the row exists after the insert
+                raise CaseError(f"case for call {call_sid} vanished")
+            return found
+        case = created
     _log(
         session,
         case,
@@ -260,9 +260,15 @@ def apply(
     return case
 
 
+#: Lookups of every intake and action, built once (building one costs more than running it).
+_BY_NUMBER = select(Case).where(Case.number == bindparam("number"))
+_BY_CALL_SID = select(Case).where(Case.call_sid == bindparam("call_sid"))
+_LOCKED = _BY_NUMBER.with_for_update().execution_options(populate_existing=True)
+
+
 def get_case(session: Session, number: str) -> Case:
     """The case numbered `number`, or CaseNotFound."""
-    case = session.scalar(select(Case).where(Case.number == number.strip()))
+    case = session.scalar(_BY_NUMBER, {"number": number.strip()})
     if case is None:
         raise CaseNotFound(f"no case numbered {number!r}")
     return case
@@ -463,18 +469,13 @@ def stored_holidays(session: Session) -> dict[dt.date, str]:
 
 
 def _by_call_sid(session: Session, call_sid: str) -> Case | None:
-    return session.scalar(select(Case).where(Case.call_sid == call_sid))
+    return session.scalar(_BY_CALL_SID, {"call_sid": call_sid})
 
 
 def _locked(session: Session, number: str) -> Case:
     """The case, its row locked for this transaction and freshly read."""
     _write_lock(session)
-    case = session.scalar(
-        select(Case)
-        .where(Case.number == number.strip())
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    case = session.scalar(_LOCKED, {"number": number.strip()})
     if case is None:
         raise CaseNotFound(f"no case numbered {number!r}")
     return case

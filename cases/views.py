@@ -14,11 +14,10 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from calls.service import get_call
 from calls.webhook import accept_call_webhook
 from cases import capture, supervision
 from cases.models import Case
-from cases.service import CaseError, apply, create_case, get_case, stored_holidays
+from cases.service import CaseError, apply, create_case, stored_holidays
 from cases.units import Units, unit_for, units_for_app
 from cases.workflow import CaseState
 from core import db, sms, webhooks
@@ -93,13 +92,13 @@ def recorded() -> Response:
     category = "other"
     if ivr is not None and ivr.kind is Kind.SERVICE and ivr.category:
         category = ivr.category
-    call = get_call(session, report.call_sid)
     case = create_case(
         session,
         call_sid=report.call_sid,
         category=category,
         language=language,
-        caller_number=call.from_number if call else None,
+        # The caller's number as the call row stores it (no need to read the row back).
+        caller_number=caller_e164(report.from_raw, settings.default_region),
         caller_raw=report.from_raw,
         transcript=transcript,
         recording_sid=recording_sid,
@@ -108,7 +107,7 @@ def recorded() -> Response:
     )
     if case.recording_sid is None and recording_sid is not None:
         case.recording_sid = recording_sid  # the recording arrived on a later delivery
-    texted = after_intake(session, case.number, case.caller_number, language)
+    texted = after_intake(session, case, language)
     session.commit()
     log.info("call %s: case %s (%s)", report.call_sid, case.number, category)
     return webhooks.twiml(capture.case_taken(case.number, language, sms=texted))
@@ -118,26 +117,29 @@ def units() -> Units:
     return units_for_app(current_app)
 
 
-def after_intake(session: Any, number: str, caller: str | None, language: str) -> bool:
-    """Dispatch the case to the unit for its category, and text the caller the number."""
-    case = apply_dispatch_if_new(session, number)
+def after_intake(session: Any, case: Case, language: str) -> bool:
+    """Dispatch a new case to the unit for its category, and text the caller the number."""
+    case = apply_dispatch_if_new(session, case)
     if case.state is CaseState.DISPATCHED:
         supervision.notify_dispatched(session, units(), case, webhooks.settings().tz)
-    if caller is None:
+    if case.caller_number is None:
         return False
     return sms.schedule_sms(
         session,
-        key=f"case-received:{number}",
-        to=caller,
-        body=capture.sms_text(number, language),
+        key=f"case-received:{case.number}",
+        to=case.caller_number,
+        body=capture.sms_text(case.number, language),
     )
 
 
-def apply_dispatch_if_new(session: Any, number: str) -> Case:
-    """转办: a new case goes to the unit its category maps to (a dispatcher can change it)."""
-    case = get_case(session, number)
+def apply_dispatch_if_new(session: Any, case: Case) -> Case:
+    """转办: a new case goes to the unit its category maps to (a dispatcher can change it).
+
+    `case` is as this transaction just read or created it; `apply` locks and re-reads it.
+    """
     if case.state is not CaseState.RECEIVED or case.confidential:
         return case
+    number = case.number
     unit = unit_for(units(), case.category)
     refused = refusal(session, unit.code, utcnow(), webhooks.settings().tz)
     if refused is not None:
@@ -176,4 +178,4 @@ def _intake_from_spool(session: Any, record: dict[str, Any]) -> None:
         tz=settings.tz,
         holidays=stored_holidays(session),
     )
-    after_intake(session, case.number, case.caller_number, record["language"])
+    after_intake(session, case, record["language"])

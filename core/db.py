@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g
 from sqlalchemy import (
@@ -164,6 +164,29 @@ def insert_if_missing(
     """INSERT … ON CONFLICT DO NOTHING on `unique`: safe when duplicates race across processes."""
     columns = (unique,) if isinstance(unique, str) else tuple(unique)
     session.execute(_insert_ignoring(session.get_bind().dialect.name, model, columns), values)
+
+
+M = TypeVar("M", bound="Base")
+
+
+def insert_returning(
+    session: Session, model: type[M], values: dict[str, Any], *, unique: str
+) -> M | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING the new row, as an entity of this session.
+
+    One round trip for a new row; None when a row with the same `unique` value exists already
+    (a retry, or a process that raced and won), which the caller then reads. The statement is
+    built once and the values passed at execution (the ORM's bulk INSERT with RETURNING).
+    """
+    statement = _insert_returning(session.get_bind().dialect.name, model, unique)
+    row: M | None = session.scalars(statement, [values]).one_or_none()
+    return row
+
+
+@functools.cache
+def _insert_returning(dialect: str, model: type[Base], unique: str) -> Any:
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    return insert(model).on_conflict_do_nothing(index_elements=[unique]).returning(model)
 
 
 @functools.cache

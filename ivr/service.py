@@ -3,45 +3,39 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from calls.models import Call
-from core.db import utcnow
+from core.db import insert_returning, utcnow
 from ivr.engine import CallerInput, Handover, Position, Step
 from ivr.models import IvrSession
 
 
-def begin(session: Session, call_sid: str, start: Position) -> IvrSession:
-    """The call's IVR session, created at `start` if it has none (safe under retries).
+def begin(session: Session, call_sid: str, start: Position, twiml: str = "") -> IvrSession:
+    """The call's IVR session, created at `start` with `twiml` as its answer if it has none.
 
-    One statement for a new call: INSERT … ON CONFLICT DO NOTHING RETURNING the row; only a
-    retried webhook (the row exists) reads it back.
+    Safe under retries and duplicates: one statement for a new call, INSERT … ON CONFLICT DO
+    NOTHING RETURNING the row; only when the row exists already is it read back, and then it
+    keeps what it had (the first delivery's answer, or the newest one).
     """
     now = utcnow()
-    dialect_insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    created = session.scalars(
-        dialect_insert(IvrSession)
-        .values(
-            call_sid=call_sid,
-            node=start.node,
-            language=start.language,
-            step=0,
-            no_input_count=0,
-            no_match_count=0,
-            digits="",
-            utterances=[],
-            last_twiml="",
-            created_at=now,
-            updated_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["call_sid"])
-        .returning(IvrSession)
-    ).one_or_none()
+    values = {
+        "call_sid": call_sid,
+        "node": start.node,
+        "language": start.language,
+        "step": 0,
+        "no_input_count": 0,
+        "no_match_count": 0,
+        "digits": "",
+        "utterances": [],
+        "last_twiml": twiml,
+        "created_at": now,
+        "updated_at": now,
+    }
+    created = insert_returning(session, IvrSession, values, unique="call_sid")
     if created is not None:
         return created
     found = get(session, call_sid)
@@ -50,13 +44,20 @@ def begin(session: Session, call_sid: str, start: Position) -> IvrSession:
     return found
 
 
+_IVR = cast(Table, IvrSession.__table__)
+#: Statements of every gather webhook, built once (building one costs more than running it).
+_GET = (
+    select(IvrSession)
+    .where(IvrSession.call_sid == bindparam("call_sid"))
+    .execution_options(populate_existing=True)
+)
+#: The SET clause comes from the values given at execution (their names are columns).
+_ADVANCE = update(_IVR).where(_IVR.c.id == bindparam("w_id"), _IVR.c.step == bindparam("w_step"))
+
+
 def get(session: Session, call_sid: str) -> IvrSession | None:
     """The call's IVR session, fresh from the database."""
-    return session.scalars(
-        select(IvrSession)
-        .where(IvrSession.call_sid == call_sid)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return session.scalars(_GET, {"call_sid": call_sid}).one_or_none()
 
 
 def position(ivr: IvrSession) -> Position:
@@ -67,17 +68,6 @@ def position(ivr: IvrSession) -> Position:
         no_input=ivr.no_input_count,
         no_match=ivr.no_match_count,
     )
-
-
-def save_first_response(session: Session, ivr: IvrSession, twiml: str) -> bool:
-    """Store the greeting of a new session (a concurrent duplicate keeps the first one)."""
-    result = session.execute(
-        update(IvrSession)
-        .where(IvrSession.id == ivr.id, IvrSession.step == 0, IvrSession.last_twiml == "")
-        .values(last_twiml=twiml, updated_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    return bool(getattr(result, "rowcount", 0))
 
 
 def advance(
@@ -118,12 +108,7 @@ def advance(
     if isinstance(step.action, Handover):
         values["branch"] = step.action.branch
         values["handed_over_at"] = now
-    result = session.execute(
-        update(IvrSession)
-        .where(IvrSession.id == ivr.id, IvrSession.step == expected_step)
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_ADVANCE, {"w_id": ivr.id, "w_step": expected_step, **values})
     if not getattr(result, "rowcount", 0):
         return False
     if step.position.language != ivr.language:

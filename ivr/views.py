@@ -68,23 +68,22 @@ def _incoming_without_db() -> Response:
 @bp.post("/incoming")
 @durable.unless_db_down(_incoming_without_db)
 def incoming() -> Response:
-    """A call to the hotline number: open its IVR session and ask the one question."""
-    report = accept_call_webhook()
-    tree, session = config().tree, db.session()
+    """A call to the hotline number: open its IVR session and ask the one question.
+
+    Three statements for a new call: the call and its log (one on PostgreSQL), the caller's
+    open case, and the session created with its answer. A retried or repeated incoming webhook
+    gets the call's newest answer, not a restart.
+    """
+    tree = config().tree
     first = engine.start(tree)
-    ivr = service.begin(session, report.call_sid, first.position)
-    response = ivr.last_twiml
-    if not response:
-        # The caller's number as the call row stores it (no need to read the row back).
-        caller = caller_e164(report.from_raw, webhooks.settings().default_region)
-        mine = progress.open_case_of(session, caller)
-        notice = [progress.notice(mine, first.position.language)] if mine else []
-        response = str(twiml.ask(tree, webhooks.settings(), first.position, 0, None, notice))
-        service.set_call_language(session, report.call_sid, first.position.language)
-        if not service.save_first_response(session, ivr, response):
-            response = (service.get(session, report.call_sid) or ivr).last_twiml
+    report = accept_call_webhook(language=first.position.language)
+    session, settings = db.session(), webhooks.settings()
+    # The caller's number as the call row stores it (no need to read the row back).
+    mine = progress.open_case_of(session, caller_e164(report.from_raw, settings.default_region))
+    notice = [progress.notice(mine, first.position.language)] if mine else []
+    answer = str(twiml.ask(tree, settings, first.position, 0, None, notice))
+    response = service.begin(session, report.call_sid, first.position, answer).last_twiml or answer
     session.commit()
-    # A retried or repeated incoming webhook gets the call's newest answer, not a restart.
     return webhooks.twiml(response)
 
 

@@ -230,7 +230,7 @@ def create_request(fmt: str) -> Response:
     )
     from cases.views import after_intake
 
-    after_intake(session, case.number, case.caller_number, case.language)
+    after_intake(session, case, case.language)
     session.commit()
     notice = f"已受理，工单号 {case.number}。紧急情况请直接拨打110。"
     return _render(

@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 import requests
 from flask import Response, abort, send_file
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
 from config.settings import Settings
 from core import jobs
-from core.db import insert_if_missing, utcnow
+from core.db import insert_returning, utcnow
 from recordings.models import Recording, RecordingState
 from recordings.storage import LocalStorage, Storage
 
@@ -39,7 +39,7 @@ def note_recording(session: Session, params: MultiDict[str, str], settings: Sett
     sid = params["RecordingSid"]
     status = params.get("RecordingStatus", "completed")
     duration = params.get("RecordingDuration", "")
-    insert_if_missing(
+    recording = insert_returning(
         session,
         Recording,
         {
@@ -52,8 +52,7 @@ def note_recording(session: Session, params: MultiDict[str, str], settings: Sett
             "created_at": utcnow(),
         },
         unique="recording_sid",
-    )
-    recording = get(session, sid)
+    ) or get(session, sid)
     if recording is None:  # only if deleted in between
         raise RuntimeError(f"recording {sid} vanished")
     if status != "completed":
@@ -67,12 +66,15 @@ def note_recording(session: Session, params: MultiDict[str, str], settings: Sett
     return recording
 
 
+_GET = (
+    select(Recording)
+    .where(Recording.recording_sid == bindparam("sid"))
+    .execution_options(populate_existing=True)
+)
+
+
 def get(session: Session, recording_sid: str) -> Recording | None:
-    return session.scalars(
-        select(Recording)
-        .where(Recording.recording_sid == recording_sid)
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    return session.scalars(_GET, {"sid": recording_sid}).one_or_none()
 
 
 def media_url(recording: Recording, settings: Settings) -> str:

@@ -23,5 +23,5 @@ def recording_status() -> Response:
         abort(400, description="RecordingSid: expected 'RE' followed by 32 hex digits")
     # The event and the recording row (with its download job) are one record: replayed
     # together if the database is down now, so no recording is lost.
-    durable.persist("recording", durable.webhook_record(call=False))
+    durable.persist(("recording", durable.webhook_record(call=False)))
     return Response(status=204)

@@ -12,6 +12,7 @@ box cannot, so it is hung up on and the next tier rings.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
@@ -139,17 +140,17 @@ def message_taken(bridge: Bridge) -> VoiceResponse:
     return response
 
 
-def was_connected(status: str, bridged: str | None, accepted: bool) -> bool:
+def was_connected(status: str, bridged: str | None, accepted: Callable[[], bool]) -> bool:
     """Did a person take the call? Twilio's DialBridged when it says; else our own record.
 
     A screened leg that hung up (a voicemail box) can still report `completed`, so the
-    status alone is never trusted.
+    status alone is never trusted. `accepted` reads our record, only when it is needed.
     """
     if status not in CONNECTED:
         return False
     if bridged is not None and bridged.strip().lower() in {"true", "false"}:
         return bridged.strip().lower() == "true"
-    return accepted
+    return accepted()
 
 
 def screen(settings: Settings, bridge: Bridge, step: int, officer: str, what: str) -> VoiceResponse:

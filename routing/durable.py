@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
-from calls.service import CallReport, log_event, params_document, record_call
+from calls.service import CallReport, log_event, params_document, record_webhook
 from core import db, webhooks
 from core.db import UNREACHABLE, utcnow
 from core.spool import Handler, Spool
@@ -33,10 +33,15 @@ def _multidict(document: dict[str, Any]) -> MultiDict[str, str]:
 
 def _replay_call(session: Any, record: dict[str, Any]) -> None:
     params = _multidict(record["params"])
-    report = CallReport.from_params(params, account_sid=record["account_sid"])
-    at = store.parse_time(record["at"])
-    record_call(session, report, region=record["region"], now=at)
-    _replay_event(session, record)
+    record_webhook(
+        session,
+        CallReport.from_params(params, account_sid=record["account_sid"]),
+        region=record["region"],
+        route=record["route"],
+        params=params,
+        idempotency_token=record.get("token"),
+        now=store.parse_time(record["at"]),
+    )
 
 
 def _replay_event(session: Any, record: dict[str, Any]) -> None:
@@ -95,19 +100,25 @@ def spool() -> Spool:
     return s
 
 
-def persist(kind: str, record: dict[str, Any]) -> bool:
-    """Write `record` to the database now, or to the spool; returns whether the database took it."""
+def persist(*records: tuple[str, dict[str, Any]]) -> bool:
+    """Write `(kind, record)`s to the database now, in one transaction, or all to the spool.
+
+    Returns whether the database took them. Every handler is idempotent, so a batch that
+    failed halfway is spooled whole and replays to the same end.
+    """
     database = db.database()
     if database.available():
         session = db.session()
         try:
-            HANDLERS[kind](session, record)
+            for kind, record in records:
+                HANDLERS[kind](session, record)
             session.commit()
             return True
         except UNREACHABLE as exc:
             database.mark_down(exc)
             rollback_quietly()
-    spool().write(kind, record)
+    for kind, record in records:
+        spool().write(kind, record)
     return False
 
 
@@ -127,12 +138,17 @@ def webhook_record(*, call: bool) -> dict[str, Any]:
     return record
 
 
-def accept_call_durably() -> CallReport:
-    """Validate the call webhook (400 on bad input) and record it now or in the spool."""
-    report = CallReport.from_params(
+def call_report() -> CallReport:
+    """The current webhook's call parameters, validated (BadWebhook, a 400, when they are not)."""
+    return CallReport.from_params(
         webhooks.params(), account_sid=webhooks.settings().twilio_account_sid
     )
-    persist("call", webhook_record(call=True))
+
+
+def accept_call_durably(*also: tuple[str, dict[str, Any]]) -> CallReport:
+    """Validate the call webhook (400 on bad input) and record it, with `also`, durably."""
+    report = call_report()
+    persist(("call", webhook_record(call=True)), *also)
     return report
 
 

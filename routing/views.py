@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, request
 from sqlalchemy import select
@@ -68,38 +69,43 @@ def start(response: VoiceResponse, call_sid: str, route: str, language: str) -> 
 def dialed() -> Response:
     """A <Dial> step ended: done if a person took the call, else the next step."""
     b, index = _bridge_from_query(), _int_arg("step", 100)
-    report = durable.accept_call_durably()
-    params = webhooks.params()
+    report, params = durable.call_report(), webhooks.params()
     steps = steps_for(b)
     status = params.get("DialCallStatus", "").strip().lower()
     connected = bridge.was_connected(
-        status, params.get("DialBridged"), _accepted(report.call_sid, index)
+        status, params.get("DialBridged"), lambda: _accepted(report.call_sid, index)
     )
-    durable.persist(
-        "dial_result",
-        {
-            "call_sid": report.call_sid,
-            "step": index,
-            "outcome": "connected" if connected else (status or "failed")[:16],
-            "dial_call_sid": params.get("DialCallSid", "")[:34] or None,
-            "duration_s": _seconds(params.get("DialCallDuration")),
-            "at": db.utcnow().isoformat(),
-        },
-    )
+    records = [
+        ("call", durable.webhook_record(call=True)),
+        (
+            "dial_result",
+            {
+                "call_sid": report.call_sid,
+                "step": index,
+                "outcome": "connected" if connected else (status or "failed")[:16],
+                "dial_call_sid": params.get("DialCallSid", "")[:34] or None,
+                "duration_s": _seconds(params.get("DialCallDuration")),
+                "at": db.utcnow().isoformat(),
+            },
+        ),
+    ]
     if not connected:
         if index + 1 < len(steps):
-            _log_dial(report.call_sid, b, steps, index + 1)
+            records.append(_dial_record(report.call_sid, b, steps, index + 1))
         else:
-            durable.persist(
-                "alert",
-                {
-                    "call_sid": report.call_sid,
-                    "priority": 1 if b.route == DESK else 0,
-                    "kind": "unanswered",
-                    "message": f"{b.route}: nobody took the call after {len(steps)} dial steps",
-                    "at": db.utcnow().isoformat(),
-                },
+            records.append(
+                (
+                    "alert",
+                    {
+                        "call_sid": report.call_sid,
+                        "priority": 1 if b.route == DESK else 0,
+                        "kind": "unanswered",
+                        "message": f"{b.route}: nobody took the call after {len(steps)} dial steps",
+                        "at": db.utcnow().isoformat(),
+                    },
+                )
             )
+    durable.persist(*records)  # one transaction (or the spool)
     if index >= len(steps) and not connected:  # the roster changed under a running bridge
         return webhooks.twiml(bridge.leave_message(webhooks.settings(), b))
     return webhooks.twiml(
@@ -123,21 +129,24 @@ def accept() -> Response:
     """The officer pressed a key (bridge now) or didn't (hang up: a voicemail box can't)."""
     _bridge_from_query()
     index = _int_arg("step", 100)
-    durable.accept_call_durably()
     params = webhooks.params()
     pressed = bool(params.get("Digits", "").strip())
     parent = params.get("ParentCallSid", "")[:34]
+    also = []
     if pressed and parent:
-        durable.persist(
-            "accept",
-            {
-                "call_sid": parent,
-                "step": index,
-                "phone": params.get("To", "")[:16],
-                "officer": request.args.get("officer", "")[:64] or None,
-                "at": db.utcnow().isoformat(),
-            },
+        also.append(
+            (
+                "accept",
+                {
+                    "call_sid": parent,
+                    "step": index,
+                    "phone": params.get("To", "")[:16],
+                    "officer": request.args.get("officer", "")[:64] or None,
+                    "at": db.utcnow().isoformat(),
+                },
+            )
         )
+    durable.accept_call_durably(*also)  # the leg's webhook and the key press: one transaction
     return webhooks.twiml(bridge.accepted(pressed))
 
 
@@ -149,22 +158,31 @@ def message() -> Response:
     params = webhooks.params()
     recording = params.get("RecordingUrl", "")[:500] or None
     durable.persist(
-        "alert",
-        {
-            "call_sid": report.call_sid,
-            "priority": 0,
-            "kind": "caller_message",
-            "message": f"{b.route}: caller left a message after nobody answered",
-            "recording_url": recording,
-            "at": db.utcnow().isoformat(),
-        },
+        (
+            "alert",
+            {
+                "call_sid": report.call_sid,
+                "priority": 0,
+                "kind": "caller_message",
+                "message": f"{b.route}: caller left a message after nobody answered",
+                "recording_url": recording,
+                "at": db.utcnow().isoformat(),
+            },
+        )
     )
     return webhooks.twiml(bridge.message_taken(b))
 
 
 def _log_dial(call_sid: str, b: Bridge, steps: tuple[DialStep, ...], index: int) -> None:
+    durable.persist(_dial_record(call_sid, b, steps, index))
+
+
+def _dial_record(
+    call_sid: str, b: Bridge, steps: tuple[DialStep, ...], index: int
+) -> tuple[str, dict[str, Any]]:
+    """That dial step `index` starts ringing, as a record for `durable.persist`."""
     step = steps[index]
-    durable.persist(
+    return (
         "dial",
         {
             "call_sid": call_sid,

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from calls import webhook as calls_webhook
 from calls.models import Call, CallEvent
 from config.settings import Settings
+from ivr import service as ivr_service
 from tests.support import TwilioSigner, call_params, said, twiml
 
 
@@ -18,10 +19,10 @@ def test_a_failure_after_writing_rolls_back_and_forwards_the_caller(
     db_session: Session,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken_log(*_args: object, **_kwargs: object) -> None:
-        raise RuntimeError("simulated failure after the call row was written")
+    def broken_begin(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("simulated failure after the call row and its log were written")
 
-    monkeypatch.setattr(calls_webhook, "log_event", broken_log)
+    monkeypatch.setattr(ivr_service, "begin", broken_begin)
     root = twiml(twilio.post("/voice/incoming", call_params(settings)))
 
     assert any("转接人工" in text for _, text in said(root))
@@ -42,7 +43,7 @@ def test_without_a_fallback_number_the_caller_is_told_to_call_again(
     monkeypatch.setattr(
         webhooks, "settings", lambda: dataclasses.replace(settings, fallback_number=None)
     )
-    monkeypatch.setattr(calls_webhook, "record_call", _raise)
+    monkeypatch.setattr(calls_webhook, "record_webhook", _raise)
     root = twiml(twilio.post("/voice/incoming", call_params(settings)))
     assert root.find("Dial") is None
     assert ("en-US", "Sorry, all lines are busy. Please call again later.") in said(root)
