@@ -8,7 +8,7 @@ import functools
 import re
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, false, insert, select, update
+from sqlalchemy import Table, bindparam, false, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -185,7 +185,11 @@ def _call_upsert(dialect: str, status: CallStatus) -> Any:
     if status.is_final:
         changes["ended_at"] = upsert.excluded.ended_at
         changes["duration_s"] = upsert.excluded.duration_s
-    earlier = [s for s in CallStatus if s.rank < status.rank]
+    # The earlier statuses are constants, written into the SQL: an IN (…) of bound values would
+    # be expanded anew at every execution.
+    earlier: list[Any] = [
+        literal_column(f"'{s.value}'") for s in CallStatus if s.rank < status.rank
+    ]
     return upsert.on_conflict_do_update(
         index_elements=["call_sid"],
         set_=changes,

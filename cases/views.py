@@ -7,8 +7,10 @@ when it comes back; the caller is told they will be called back with the number.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
@@ -103,7 +105,7 @@ def recorded() -> Response:
         transcript=transcript,
         recording_sid=recording_sid,
         tz=settings.tz,
-        holidays=stored_holidays(session),
+        holidays=_holidays(session),
     )
     if case.recording_sid is None and recording_sid is not None:
         case.recording_sid = recording_sid  # the recording arrived on a later delivery
@@ -111,6 +113,13 @@ def recorded() -> Response:
     session.commit()
     log.info("call %s: case %s (%s)", report.call_sid, case.number, category)
     return webhooks.twiml(capture.case_taken(case.number, language, sms=texted))
+
+
+def _holidays(session: Any) -> Mapping[dt.date, str]:
+    """The roster's holidays as this process has them cached (re-checked every 30 s, as the
+    routing is); read from the database only when no roster is cached."""
+    roster = routing.roster_cache().get()
+    return roster.holidays if roster is not None else stored_holidays(session)
 
 
 def units() -> Units:
@@ -176,6 +185,6 @@ def _intake_from_spool(session: Any, record: dict[str, Any]) -> None:
         transcript=transcript,
         recording_sid=record.get("recording_sid"),
         tz=settings.tz,
-        holidays=stored_holidays(session),
+        holidays=_holidays(session),
     )
     after_intake(session, case, record["language"])

@@ -159,11 +159,21 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 
 
 def insert_if_missing(
-    session: Session, model: type[Base], values: dict[str, Any], *, unique: str | tuple[str, ...]
-) -> None:
-    """INSERT … ON CONFLICT DO NOTHING on `unique`: safe when duplicates race across processes."""
+    session: Session,
+    model: type[Base],
+    values: dict[str, Any],
+    *,
+    unique: str | tuple[str, ...],
+    returning: str | None = None,
+) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING on `unique`: safe when duplicates race across processes.
+
+    With `returning`, that column of the new row is returned (None when the row existed).
+    """
     columns = (unique,) if isinstance(unique, str) else tuple(unique)
-    session.execute(_insert_ignoring(session.get_bind().dialect.name, model, columns), values)
+    statement = _insert_ignoring(session.get_bind().dialect.name, model, columns, returning)
+    result = session.execute(statement, values)
+    return result.scalar_one_or_none() if returning else None
 
 
 M = TypeVar("M", bound="Base")
@@ -190,13 +200,16 @@ def _insert_returning(dialect: str, model: type[Base], unique: str) -> Any:
 
 
 @functools.cache
-def _insert_ignoring(dialect: str, model: type[Base], columns: tuple[str, ...]) -> Any:
+def _insert_ignoring(
+    dialect: str, model: type[Base], columns: tuple[str, ...], returning: str | None
+) -> Any:
     """The statement, built once: Core on the table (the ORM's bulk path costs more than the
     round trip), its values given at execution (building `.values(…)` per call coerces every
     value anew: a third of a status webhook's time in SQLAlchemy)."""
     insert = sqlite_insert if dialect == "sqlite" else pg_insert
     table = cast(Table, model.__table__)
-    return insert(table).on_conflict_do_nothing(index_elements=list(columns))
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(columns))
+    return statement.returning(table.c[returning]) if returning else statement
 
 
 class Database:

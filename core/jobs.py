@@ -105,14 +105,14 @@ def schedule(
     *,
     due_at: dt.datetime | None = None,
     max_attempts: int = 8,
-) -> None:
+) -> int | None:
     """Add a job in the caller's transaction (a second one with the same kind and key is a no-op).
 
-    It runs once the transaction commits and a worker sees it: at once if `push_due` is called
-    after the commit, at the latest on the next sweep.
+    Returns the new job's id (None when it existed). It runs once the transaction commits and
+    a worker sees it: at once if `push_later` got the id, at the latest on the next sweep.
     """
     now = utcnow()
-    insert_if_missing(
+    job_id: int | None = insert_if_missing(
         session,
         Job,
         {
@@ -127,7 +127,9 @@ def schedule(
             "updated_at": now,
         },
         unique=("kind", "key"),
+        returning="id",
     )
+    return job_id
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -315,23 +317,33 @@ def init_app(app: Flask) -> None:
     app.after_request(_push_after_response)
 
 
-def push_later(kind: str, key: str) -> None:
-    """Hand a scheduled job to the queue once this request's response is sent.
+def push_later(job_id: int | None) -> None:
+    """Hand a job just scheduled (and due) to the queue once this request's response is sent.
 
-    Best effort and off the webhook's clock: if the queue is down, the sweep still finds it.
+    Best effort and off the webhook's clock: if the queue is down, the sweep still finds it. A
+    job that already existed (`schedule` returned None) is left to whoever scheduled it first.
     """
-    if not has_request_context():
+    if job_id is None or not has_request_context():
         return  # in a worker or the CLI: this sweep (or the next) runs it
-    pending: list[tuple[str, str]] = g.setdefault("jobs_to_push", [])
-    pending.append((kind, key[:128]))
+    pending: list[int] = g.setdefault("jobs_to_push", [])
+    pending.append(job_id)
 
 
 def _push_after_response(response: Response) -> Response:
-    pending: list[tuple[str, str]] = g.pop("jobs_to_push", [])
+    pending: list[int] = g.pop("jobs_to_push", [])
     if pending:
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        response.call_on_close(lambda: push(app, pending))
+        task = current_app.extensions["hotline.huey.run_job"]
+        response.call_on_close(lambda: _enqueue(task, pending))
     return response
+
+
+def _enqueue(task: Any, job_ids: list[int]) -> None:
+    """Put committed jobs on the queue (a failure is logged: the sweep will run them)."""
+    try:
+        for job_id in job_ids:
+            task(job_id)
+    except Exception:
+        log.warning("could not push jobs to the queue; the sweep will", exc_info=True)
 
 
 def push(app: Flask, keys: list[tuple[str, str]]) -> None:

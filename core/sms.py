@@ -33,8 +33,7 @@ def schedule_sms(session: Session, *, key: str, to: str, body: str) -> bool:
     """Queue one SMS (once per key); returns False when `to` can't take SMS."""
     if not can_receive_sms(to):
         return False
-    jobs.schedule(session, SEND, key, {"to": to, "body": body[:1500]})
-    jobs.push_later(SEND, key)
+    jobs.push_later(jobs.schedule(session, SEND, key, {"to": to, "body": body[:1500]}))
     return True
 
 

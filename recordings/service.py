@@ -61,8 +61,7 @@ def note_recording(session: Session, params: MultiDict[str, str], settings: Sett
             recording.last_error = f"Twilio reported RecordingStatus={status[:32]}"
         return recording
     if recording.state is RecordingState.PENDING:
-        jobs.schedule(session, DOWNLOAD, sid, {"recording_sid": sid})
-        jobs.push_later(DOWNLOAD, sid)
+        jobs.push_later(jobs.schedule(session, DOWNLOAD, sid, {"recording_sid": sid}))
     return recording
 
 

@@ -124,6 +124,18 @@ def test_hmac_sha256_signatures_are_checked_too(twilio: TwilioSigner, settings: 
     assert twilio.post("/voice/incoming", params, signature=sha1, headers=header).status_code == 403
 
 
+def test_an_unknown_signature_algorithm_is_refused_not_an_error(
+    twilio: TwilioSigner, settings: Settings
+) -> None:
+    params = call_params(settings)
+    url = settings.public_url("/voice/incoming")
+    sha1 = RequestValidator(TEST_AUTH_TOKEN).compute_signature(url, params)
+    header = {"X-Twilio-Webhooks-Signature-Settings": "algorithm=HMAC_MD5"}
+    response = twilio.post("/voice/incoming", params, signature=sha1, headers=header)
+    assert response.status_code == 403
+    assert response.get_json()["reason"] == "invalid Twilio signature"
+
+
 def test_health_probes_need_no_signature(client: FlaskClient) -> None:
     assert client.get("/healthz").status_code == 200
 
