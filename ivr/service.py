@@ -9,17 +9,17 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from calls.models import Call
-from core.db import insert_returning, utcnow
+from core.db import insert_if_missing, utcnow
 from ivr.engine import CallerInput, Handover, Position, Step
 from ivr.models import IvrSession
 
 
-def begin(session: Session, call_sid: str, start: Position, twiml: str = "") -> IvrSession:
-    """The call's IVR session, created at `start` with `twiml` as its answer if it has none.
+def begin(session: Session, call_sid: str, start: Position, twiml: str = "") -> bool:
+    """Create the call's IVR session at `start`, with `twiml` as its answer, unless it has one.
 
-    Safe under retries and duplicates: one statement for a new call, INSERT … ON CONFLICT DO
-    NOTHING RETURNING the row; only when the row exists already is it read back, and then it
-    keeps what it had (the first delivery's answer, or the newest one).
+    Returns whether this call created it. Safe under retries and duplicates, in one process or
+    several: one INSERT … ON CONFLICT DO NOTHING, and an existing session keeps what it had
+    (the first delivery's answer, or the newest one).
     """
     now = utcnow()
     values = {
@@ -35,13 +35,8 @@ def begin(session: Session, call_sid: str, start: Position, twiml: str = "") -> 
         "created_at": now,
         "updated_at": now,
     }
-    created = insert_returning(session, IvrSession, values, unique="call_sid")
-    if created is not None:
-        return created
-    found = get(session, call_sid)
-    if found is None:  # only if the row was deleted in between
-        raise RuntimeError(f"IVR session of {call_sid} vanished")
-    return found
+    created = insert_if_missing(session, IvrSession, values, unique="call_sid", returning="id")
+    return created is not None
 
 
 _IVR = cast(Table, IvrSession.__table__)

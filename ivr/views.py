@@ -82,7 +82,10 @@ def incoming() -> Response:
     mine = progress.open_case_of(session, caller_e164(report.from_raw, settings.default_region))
     notice = [progress.notice(mine, first.position.language)] if mine else []
     answer = str(twiml.ask(tree, settings, first.position, 0, None, notice))
-    response = service.begin(session, report.call_sid, first.position, answer).last_twiml or answer
+    response = answer
+    if not service.begin(session, report.call_sid, first.position, answer):
+        # A retry or duplicate: the session's newest answer, not a restart.
+        response = getattr(service.get(session, report.call_sid), "last_twiml", "") or answer
     session.commit()
     return webhooks.twiml(response)
 
@@ -115,9 +118,12 @@ def gather() -> Response:
     report = accept_call_webhook()
     tree, rules, settings = config().tree, config().rules, webhooks.settings()
     session = db.session()
-    ivr = service.get(session, report.call_sid) or service.begin(
-        session, report.call_sid, engine.start(tree).position
-    )
+    ivr = service.get(session, report.call_sid)
+    if ivr is None:  # the incoming webhook never reached us: start the tree here
+        service.begin(session, report.call_sid, engine.start(tree).position)
+        ivr = service.get(session, report.call_sid)
+        if ivr is None:  # pragma: no cover - only if the row was deleted in between
+            raise RuntimeError(f"IVR session of {report.call_sid} vanished")
     if issued_at != ivr.step and ivr.last_twiml:
         # A retry of a webhook already answered, or a stale one: repeat the newest answer.
         session.commit()
