@@ -481,17 +481,44 @@ def soak(server: Server, options: dict[str, Any]) -> dict[str, Any]:
 
     minutes = options["soak"]
     result = fixed_rate(server.base, options["rate"], minutes * 60, options["mix"], on_tick=tick)
-    if samples:
-        first = [s["rss_kib_total"] for s in samples if s["t_s"] <= 60] or [
-            samples[0]["rss_kib_total"]
-        ]
-        last = [s["rss_kib_total"] for s in samples if s["t_s"] >= minutes * 60 - 60]
-        last = last or [samples[-1]["rss_kib_total"]]
-        result["rss_first_minute_kib"] = round(statistics.mean(first))
-        result["rss_last_minute_kib"] = round(statistics.mean(last))
-        result["rss_growth_kib"] = result["rss_last_minute_kib"] - result["rss_first_minute_kib"]
     result["rss_samples"] = samples
+    result.update(memory_trend(samples, minutes * 60))
     return result
+
+
+def memory_trend(samples: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
+    """How the servers' total RSS moved over a soak, warm-up told apart from the rest.
+
+    The first minute is warm-up (imports finishing, pools and caches filling). Growth is the
+    mean of the last minute minus the mean of the second; the slope is a least-squares line
+    through the second half, in KiB a minute: a leak keeps a positive slope, a cache that filled
+    up flattens it.
+    """
+    if not samples:
+        return {}
+
+    def mean_between(start: float, end: float) -> int:
+        values = [s["rss_kib_total"] for s in samples if start <= s["t_s"] < end]
+        return round(statistics.mean(values)) if values else int(samples[-1]["rss_kib_total"])
+
+    first = mean_between(0, 60)
+    second = mean_between(60, 120)
+    last = mean_between(seconds - 60, seconds + 60)
+    half = [s for s in samples if s["t_s"] >= seconds / 2]
+    slope = None
+    if len(half) >= 3:
+        fit = statistics.linear_regression(
+            [s["t_s"] / 60 for s in half], [s["rss_kib_total"] for s in half]
+        )
+        slope = round(fit.slope, 1)
+    return {
+        "rss_first_minute_kib": first,
+        "rss_second_minute_kib": second,
+        "rss_last_minute_kib": last,
+        "rss_growth_kib": last - first,
+        "rss_growth_after_warmup_kib": last - second,
+        "rss_slope_second_half_kib_per_min": slope,
+    }
 
 
 def render(result: dict[str, Any]) -> str:
@@ -533,9 +560,11 @@ def render(result: dict[str, Any]) -> str:
     )
     if "rss_growth_kib" in result:
         lines.append(
-            f"soak         RSS of all processes: first minute "
-            f"{result['rss_first_minute_kib']} KiB, last minute {result['rss_last_minute_kib']} "
-            f"KiB, growth {result['rss_growth_kib']} KiB"
+            f"soak         RSS of all server processes: first minute "
+            f"{result['rss_first_minute_kib']} KiB, second {result['rss_second_minute_kib']} "
+            f"KiB, last {result['rss_last_minute_kib']} KiB; growth after warm-up "
+            f"{result['rss_growth_after_warmup_kib']} KiB, second-half slope "
+            f"{result['rss_slope_second_half_kib_per_min']} KiB/min"
         )
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Mapping
 from typing import Any, cast
 
@@ -67,17 +68,22 @@ def allocate_number(session: Session, day: dt.date) -> str:
     of one day queue there for a moment; numbers of a rolled-back transaction are not reused
     (a gap, never a duplicate).
     """
-    dialect = session.get_bind().dialect.name
+    statement = _next_number(session.get_bind().dialect.name)
+    sequence: int = session.execute(statement, {"day": day}).scalar_one()
+    return format_number(day, sequence)
+
+
+@functools.cache
+def _next_number(dialect: str) -> Any:
+    """The counter's upsert, built once (the day is bound at execution)."""
     insert = sqlite_insert if dialect == "sqlite" else pg_insert
     table = cast(Table, CaseCounter.__table__)
-    statement = (
+    return (
         insert(table)
-        .values(day=day, last=1)
+        .values(day=bindparam("day", type_=table.c.day.type), last=1)
         .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
         .returning(table.c.last)
     )
-    sequence: int = session.execute(statement).scalar_one()
-    return format_number(day, sequence)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP_LEVEL = (
@@ -47,3 +49,20 @@ def test_a_small_benchmark_run_prints_every_figure(backend: str) -> None:
     assert {"/voice/incoming", "/voice/ivr/gather", "/voice/status"} <= set(result["routes"])
     assert result["ratio"] > 0
     assert any(name.startswith("worker:") for name in result["memory"])
+
+
+def test_the_soak_tells_warm_up_from_growth() -> None:
+    from bench.callflow import memory_trend
+
+    def series(kib_at: Callable[[float], float]) -> list[dict[str, Any]]:
+        return [{"t_s": t, "rss_kib_total": round(kib_at(t))} for t in range(0, 600, 10)]
+
+    # Caches filling in the first minute, then flat: no growth after warm-up, no slope.
+    warm = memory_trend(series(lambda t: 400_000 + min(t, 60) * 20), 600)
+    assert warm["rss_growth_kib"] == 700  # from the first minute's mean, warm-up included
+    assert warm["rss_growth_after_warmup_kib"] == 0
+    assert warm["rss_slope_second_half_kib_per_min"] == 0
+    # A leak of 50 KiB a minute keeps its slope.
+    leak = memory_trend(series(lambda t: 400_000 + t * 50 / 60), 600)
+    assert leak["rss_slope_second_half_kib_per_min"] == 50
+    assert leak["rss_growth_after_warmup_kib"] == 400
