@@ -347,16 +347,19 @@ def _enqueue(task: Any, job_ids: list[int]) -> None:
 
 
 def push(app: Flask, keys: list[tuple[str, str]]) -> None:
-    """Enqueue the jobs with these (kind, key) now, if they are due."""
-    task = app.extensions["hotline.huey.run_job"]
+    """Enqueue the jobs with these (kind, key) now, if they are due (for the CLI)."""
     database: Database = app.extensions["hotline.db"]
     try:
         with database.sessions() as session:
-            for kind, key in keys:
-                row = session.execute(
+            rows = [
+                session.execute(
                     select(Job.id, Job.due_at).where(Job.kind == kind, Job.key == key)
                 ).first()
-                if row is not None and row.due_at <= utcnow():
-                    task(row.id)
+                for kind, key in keys
+            ]
     except Exception:
-        log.warning("could not push jobs to the queue; the sweep will", exc_info=True)
+        log.warning("could not read the jobs to push; the sweep will run them", exc_info=True)
+        return
+    now = utcnow()
+    due = [row.id for row in rows if row is not None and row.due_at <= now]
+    _enqueue(app.extensions["hotline.huey.run_job"], due)
