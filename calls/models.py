@@ -20,6 +20,8 @@ class CallDirection(enum.StrEnum):
 
 class CallStatus(enum.StrEnum):
     QUEUED = "queued"
+    #: An outbound call Twilio has started to place (its status callback can say so).
+    INITIATED = "initiated"
     RINGING = "ringing"
     IN_PROGRESS = "in-progress"
     COMPLETED = "completed"
@@ -38,11 +40,12 @@ class CallStatus(enum.StrEnum):
         return self.rank == FINAL_RANK
 
 
-FINAL_RANK = 3
+FINAL_RANK = 4
 _STATUS_RANK = {
     CallStatus.QUEUED: 0,
-    CallStatus.RINGING: 1,
-    CallStatus.IN_PROGRESS: 2,
+    CallStatus.INITIATED: 1,
+    CallStatus.RINGING: 2,
+    CallStatus.IN_PROGRESS: 3,
     CallStatus.COMPLETED: FINAL_RANK,
     CallStatus.BUSY: FINAL_RANK,
     CallStatus.FAILED: FINAL_RANK,

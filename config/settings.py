@@ -31,10 +31,25 @@ DEMO_SERVICE_DESK_NUMBER = "+865996112345"
 CONFIG_DIR = Path(__file__).resolve().parent
 
 _ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_BYOC_SID_RE = re.compile(r"^BY[0-9a-fA-F]{32}$")
+_MESSAGING_SERVICE_SID_RE = re.compile(r"^MG[0-9a-fA-F]{32}$")
+#: A SIP URI Twilio's <Sip> noun can dial: sip:user@host, optionally ;transport=… parameters.
+_SIP_URI_RE = re.compile(
+    r"^sips?:[A-Za-z0-9._~+%!$&'()*,;=:-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?(;[A-Za-z0-9=._-]+)*$"
+)
 
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the environment variable."""
+
+
+class CallerIdPolicy(enum.StrEnum):
+    """Which number an officer's phone shows when the hotline rings it."""
+
+    #: The hotline's own number (always allowed: it belongs to the account).
+    HOTLINE = "hotline"
+    #: The caller's own number, where the carrier allows presenting it (officers can call back).
+    CALLER = "caller"
 
 
 class Environment(enum.StrEnum):
@@ -78,6 +93,19 @@ class Settings:
     fallback_number: str | None = DEMO_FALLBACK_NUMBER
     #: The service center's desk: callers asking for a person, and callers the IVR can't place.
     service_desk_number: str = DEMO_SERVICE_DESK_NUMBER
+    #: The last resort answers without a key press (an automated dispatch system), so its leg
+    #: is not screened. Only for a number that never goes to voicemail.
+    fallback_unscreened: bool = False
+    #: A BYOC trunk (your own carrier's SIP trunk at Twilio) for every officer leg and survey
+    #: call: where Twilio's PSTN does not reach (Mainland China), calls go out through it.
+    twilio_byoc_trunk_sid: str | None = None
+    #: The caller ID officers' phones show: the hotline's number, or the caller's own.
+    caller_id_policy: CallerIdPolicy = CallerIdPolicy.HOTLINE
+    #: Text messages go out through this Messaging Service (preferred), else from `sms_from`.
+    twilio_messaging_service_sid: str | None = None
+    #: The sender of text messages when no Messaging Service is set: a number hosted in the
+    #: Twilio account (unset: the hotline number).
+    sms_from: str | None = None
     #: The IVR tree and the speech classifier's rules (YAML files an operator edits).
     ivr_file: Path = CONFIG_DIR / "ivr.yaml"
     classifier_file: Path = CONFIG_DIR / "classifier.yaml"
@@ -135,6 +163,12 @@ class Settings:
                         f"{name}: must be a whole number from {low} to {high}, got {raw!r}"
                     )
                 values[field.name] = int(raw)
+            elif field.name == "caller_id_policy":
+                try:
+                    values[field.name] = CallerIdPolicy(raw.lower())
+                except ValueError:
+                    allowed = ", ".join(p.value for p in CallerIdPolicy)
+                    raise SettingsError(f"{name}: must be one of {allowed}, got {raw!r}") from None
             elif field.type in {"Path", Path}:
                 values[field.name] = Path(raw)
             elif field.type in {"bool", bool}:
@@ -171,6 +205,11 @@ _ENV_NAMES = {
     "staff_api_token": "STAFF_API_TOKEN",
     "fallback_number": "FALLBACK_NUMBER",
     "service_desk_number": "SERVICE_DESK_NUMBER",
+    "fallback_unscreened": "FALLBACK_UNSCREENED",
+    "twilio_byoc_trunk_sid": "TWILIO_BYOC_TRUNK_SID",
+    "caller_id_policy": "CALLER_ID_POLICY",
+    "twilio_messaging_service_sid": "TWILIO_MESSAGING_SERVICE_SID",
+    "sms_from": "SMS_FROM",
     "ivr_file": "IVR_FILE",
     "classifier_file": "CLASSIFIER_FILE",
     "units_file": "UNITS_FILE",
@@ -224,12 +263,24 @@ def _validate(s: Settings) -> None:
 
     if s.default_region not in phonenumbers.SUPPORTED_REGIONS:
         raise fail("default_region", f"unknown phone-number region {s.default_region!r}")
-    for field in ("hotline_number", "fallback_number", "service_desk_number"):
+    for field in ("hotline_number", "sms_from"):
         value = getattr(s, field)
-        if value is None:
-            continue
-        if not _is_e164(value):
+        if value is not None and not _is_e164(value):
             raise fail(field, f"must be a valid phone number in E.164 form (+86…), got {value!r}")
+    for field in ("fallback_number", "service_desk_number"):
+        value = getattr(s, field)
+        if value is not None and not (_is_e164(value) or is_sip_uri(value)):
+            raise fail(
+                field,
+                f"must be a phone number in E.164 form (+86…) or a SIP URI (sip:user@host), "
+                f"got {value!r}",
+            )
+    if s.twilio_byoc_trunk_sid is not None and not _BYOC_SID_RE.match(s.twilio_byoc_trunk_sid):
+        raise fail("twilio_byoc_trunk_sid", "must be 'BY' followed by 32 hex digits")
+    if s.twilio_messaging_service_sid is not None and not _MESSAGING_SERVICE_SID_RE.match(
+        s.twilio_messaging_service_sid
+    ):
+        raise fail("twilio_messaging_service_sid", "must be 'MG' followed by 32 hex digits")
 
     _check_url(s.public_base_url, "public_base_url", fail, schemes={"http", "https"})
     if s.is_production and not s.public_base_url.startswith("https://"):
@@ -259,6 +310,11 @@ def _check_url(value: str, field: str, fail: Any, *, schemes: set[str]) -> None:
     if parts.scheme not in schemes or (parts.scheme != "unix" and not parts.hostname):
         allowed = ", ".join(sorted(f"{scheme}://" for scheme in schemes))
         raise fail(field, f"must be a URL starting with {allowed}, got {value!r}")
+
+
+def is_sip_uri(value: str) -> bool:
+    """Whether `value` is a SIP URI that Twilio's <Sip> noun can dial (sip:user@host…)."""
+    return len(value) <= 255 and _SIP_URI_RE.match(value) is not None
 
 
 def _is_e164(value: str) -> bool:

@@ -63,8 +63,8 @@ class Officer(Base):
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(128))
     team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="RESTRICT"))
-    #: E.164
-    phone: Mapped[str] = mapped_column(String(16), unique=True)
+    #: Where the officer is rung: an E.164 number, or a `sip:` URI (a local carrier's gateway).
+    phone: Mapped[str] = mapped_column(String(255), unique=True)
     available: Mapped[bool] = mapped_column(Boolean, default=True)
     #: Ringing priority within the roster (file order).
     position: Mapped[int] = mapped_column(Integer)
@@ -143,7 +143,8 @@ class BridgeAttempt(Base):
     #: ringing, connected, or Twilio's DialCallStatus when nobody took the call.
     outcome: Mapped[str] = mapped_column(String(16), default="ringing")
     dial_call_sid: Mapped[str | None] = mapped_column(String(34))
-    answered_phone: Mapped[str | None] = mapped_column(String(16))
+    #: The E.164 number or SIP URI that accepted.
+    answered_phone: Mapped[str | None] = mapped_column(String(255))
     answered_by: Mapped[str | None] = mapped_column(String(64))
     #: When the officer pressed a key to accept (the moment the caller reaches a person).
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -172,3 +173,43 @@ class Alert(Base):
         Index("ix_alerts_open", "acknowledged_at", "priority"),
         UniqueConstraint("call_sid", "kind", name="uq_alerts_call_sid_kind"),
     )
+
+
+class CallbackKind(enum.StrEnum):
+    #: The caller hung up while officers' phones rang for an emergency (or the desk).
+    ABANDONED_BRIDGE = "abandoned_bridge"
+    #: The caller hung up in the IVR before anyone or anything served them.
+    ABANDONED_IVR = "abandoned_ivr"
+    #: Every tier and the last resort failed; the caller was asked to leave a message.
+    UNANSWERED = "unanswered"
+
+
+class CallbackTask(Base):
+    """A caller the center must call back (State Council guidance: call back missed calls).
+
+    One per call; priority 0 is the highest (an abandoned emergency). Open until a duty officer
+    records the outcome of the call-back.
+    """
+
+    __tablename__ = "callback_tasks"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(34), unique=True)
+    kind: Mapped[CallbackKind] = mapped_column(str_enum(CallbackKind, length=24))
+    priority: Mapped[int] = mapped_column(Integer)
+    #: E.164, or None when the caller withheld their number (nobody can call them back).
+    caller_number: Mapped[str | None] = mapped_column(String(16))
+    #: The emergency route (or `desk`) the caller was being put through to, if any.
+    route: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Who took the task (a staff user name) and when.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: reached, no_answer, wrong_number, not_needed; set when the task is closed.
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (Index("ix_callback_tasks_open", "closed_at", "priority"),)
