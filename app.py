@@ -21,6 +21,7 @@ from core import db, health, jobs, webhooks
 from core.cli import db_cli, jobs_cli, worker_command
 from ivr import twiml as ivr_twiml
 from ivr.softphone import call_command
+from routing import bridge as routing_bridge
 from routing import durable
 
 log = logging.getLogger("hotline")
@@ -35,6 +36,9 @@ STATIC_APOLOGY = (
     '<Say language="en-US" voice="Polly.Joanna">Sorry, please call again later.</Say>'
     "</Response>"
 )
+#: An officer's leg of a bridge (TwiML run by <Number url>): no <Dial> may be answered there.
+OFFICER_LEG_ROUTES = ("/voice/route/screen", "/voice/route/accept")
+STATIC_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
 
 #: Twilio's webhooks are a few KiB; anything bigger is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -150,18 +154,37 @@ def _register_error_handlers(app: Flask) -> None:
         log.exception("unhandled error on %s", request.path)
         if request.path.startswith(CALLBACK_ROUTES):
             return jsonify(error="Service Unavailable", reason="temporarily unavailable"), 503
+        if request.path in OFFICER_LEG_ROUTES:
+            return _officer_leg_apology()
         if request.path.startswith("/voice/"):
             try:
                 if request.path.startswith(SURVEY_ROUTES):
                     from surveys.views import apology
 
                     return webhooks.twiml(apology())
-                fallback = webhooks.settings().fallback_number
-                return webhooks.twiml(ivr_twiml.apology(fallback))
+                return webhooks.twiml(ivr_twiml.apology(webhooks.settings()))
             except Exception:  # even the settings are unavailable: a fixed answer
                 log.exception("apology failed on %s", request.path)
                 return Response(STATIC_APOLOGY, status=200, mimetype="text/xml")
         return jsonify(error="Internal Server Error", reason="unexpected error, logged"), 500
+
+
+def _officer_leg_apology() -> Response:
+    """An error on an officer's leg (the whisper or the key press) answered as that leg allows.
+
+    TwiML run by a <Number url> may not contain <Dial>, so the caller's apology is wrong here.
+    A failed whisper is replaced by a fixed one that still asks for a key; a failed key press
+    bridges the officer if they pressed one (a person did), else hangs up so the tier moves on.
+    """
+    try:
+        if request.path == OFFICER_LEG_ROUTES[0]:
+            query = request.query_string.decode("latin-1")
+            return webhooks.twiml(routing_bridge.screen_failed(webhooks.settings(), query))
+        pressed = bool(request.form.get("Digits", "").strip())
+        return webhooks.twiml(routing_bridge.accepted(pressed))
+    except Exception:
+        log.exception("officer-leg apology failed on %s", request.path)
+        return Response(STATIC_HANGUP, status=200, mimetype="text/xml")
 
 
 def _configure_logging(settings: Settings) -> None:

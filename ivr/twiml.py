@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from config.settings import Settings
+from core import dialing
 from core.voice import EN, ZH
 from ivr.engine import Position
 from ivr.tree import Line, Prompt, Tree
@@ -58,16 +59,17 @@ def ask(
     return response
 
 
-def apology(fallback_number: str | None) -> VoiceResponse:
+def apology(settings: Settings) -> VoiceResponse:
     """What a caller hears when the hotline itself fails: sorry, and a person if one is set.
 
     Built without the tree on purpose: it must work when nothing else does.
     """
     response = VoiceResponse()
-    if fallback_number:
+    if settings.fallback_number:
         response.say("抱歉，系统繁忙，正在为您转接人工。", **ZH)
         response.say("Sorry, we are having trouble. Connecting you to an operator.", **EN)
-        response.dial(fallback_number, timeout=30)
+        dial = response.dial(timeout=30, caller_id=settings.hotline_number)
+        dialing.ring(dial, settings.fallback_number, settings)
         return response
     response.say("抱歉，线路全忙，请稍后再拨。", **ZH)
     response.say("Sorry, all lines are busy. Please call again later.", **EN)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
+from core import dialing
 from core.voice import ZH, say
 from routing.roster import DialStep
 
@@ -32,16 +33,47 @@ _TRYING_NEXT = {
     "zh": "请不要挂机，正在为您转接其他值班人员。",
     "en": "Please stay on the line, we are connecting you to another officer.",
 }
+#: What a caller hears when every number failed, by whether we can call them back (their
+#: number is known) or must ask for one: a promise of a call-back must be true.
 _LEAVE_MESSAGE = {
-    "zh": "值班人员暂时无法接听。请在提示音后说出您的位置和情况，说完请按井号键。"
-    "我们会立即安排人员回拨。",
-    "en": "Nobody could take your call just now. After the tone, say where you are and what "
-    "happened, then press the pound key. We will call you back at once.",
+    True: {
+        "zh": "值班人员暂时无法接听。请在提示音后说出您的位置和情况，说完请按井号键。"
+        "我们会立即安排人员回拨。",
+        "en": "Nobody could take your call just now. After the tone, say where you are and what "
+        "happened, then press the pound key. We will call you back at once.",
+    },
+    False: {
+        "zh": "值班人员暂时无法接听。您的号码没有显示，我们无法回拨。请在提示音后说出您的位置、"
+        "情况和联系电话，说完请按井号键。",
+        "en": "Nobody could take your call just now, and your number is hidden, so we cannot "
+        "call you back. After the tone, say where you are, what happened and a number to "
+        "call, then press the pound key.",
+    },
+}
+#: After an empty recording (Twilio then skips the action and runs the next verb).
+_NO_MESSAGE = {
+    True: {
+        "zh": "我们没有听到您的留言。值班人员会尽快回拨您。如情况危急，请再次拨打。",
+        "en": "We did not hear a message. An officer will call you back as soon as possible. "
+        "If it gets worse, call again.",
+    },
+    False: {
+        "zh": "我们没有听到您的留言，也无法回拨隐藏的号码。请再次拨打。",
+        "en": "We did not hear a message and cannot call a hidden number back. Please call again.",
+    },
 }
 _MESSAGE_TAKEN = {
-    "zh": "已收到您的留言，我们正在安排人员回拨。如情况危急，请再次拨打。",
-    "en": "We have your message and are arranging a call back. If it gets worse, call again.",
+    True: {
+        "zh": "已收到您的留言，我们正在安排人员回拨。如情况危急，请再次拨打。",
+        "en": "We have your message and are arranging a call back. If it gets worse, call again.",
+    },
+    False: {
+        "zh": "已收到您的留言，我们会按您留下的信息联系您。如情况危急，请再次拨打。",
+        "en": "We have your message and will contact you as you told us. If it gets worse, "
+        "call again.",
+    },
 }
+_GENERIC_WHISPER = "民生110来电，按任意键接听。"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,8 +103,14 @@ def dial(
     bridge: Bridge,
     steps: tuple[DialStep, ...],
     index: int,
+    *,
+    caller: str | None = None,
 ) -> VoiceResponse:
-    """Ring step `index` of the plan, each number screened; the caller hears ringback."""
+    """Ring step `index` of the plan, each leg screened; the caller hears ringback.
+
+    `caller` is the caller's E.164 number (None: withheld), shown to officers when the caller ID
+    policy allows it. Legs go out as `core.dialing.ring` decides (Number, BYOC trunk, or SIP).
+    """
     step = steps[index]
     recording: dict[str, str] = {}
     if settings.record_bridged_calls:
@@ -85,16 +123,24 @@ def dial(
         action=url(settings, "/voice/route/dialed", bridge, step=index),
         method="POST",
         timeout=step.ring_seconds,
+        caller_id=dialing.caller_id(settings, caller),
         ring_tone=settings.default_region.lower(),
         **recording,
     )
+    screened = is_screened(settings, bridge, step)
     for phone, officer in step.numbers:
-        verb.number(
-            phone,
-            url=url(settings, "/voice/route/screen", bridge, step=index, officer=officer),
-            method="POST",
-        )
+        whisper = url(settings, "/voice/route/screen", bridge, step=index, officer=officer)
+        dialing.ring(verb, phone, settings, url=whisper if screened else None)
     return response
+
+
+def is_screened(settings: Settings, bridge: Bridge, step: DialStep) -> bool:
+    """Whether the legs of `step` must accept with a key (all but an unscreened last resort).
+
+    FALLBACK_UNSCREENED marks the emergency last resort as an automated dispatch system that
+    answers without a key press; the desk's last resort and every officer are always screened.
+    """
+    return not (settings.fallback_unscreened and step.tier == -1 and bridge.route != DESK)
 
 
 def after_dial(
@@ -104,22 +150,26 @@ def after_dial(
     index: int,
     *,
     connected: bool,
+    caller: str | None = None,
 ) -> VoiceResponse:
-    """After step `index`: done if a person took the call, else the next step, else a message."""
+    """After step `index`: done if a person took the call, else the next step, else a message.
+
+    `caller` is the caller's E.164 number (None: withheld), as for `dial`.
+    """
     response = VoiceResponse()
     if connected:
         response.hangup()
         return response
     if index + 1 < len(steps):
         say(response, bridge.language, _TRYING_NEXT)
-        return dial(response, settings, bridge, steps, index + 1)
-    return leave_message(settings, bridge)
+        return dial(response, settings, bridge, steps, index + 1, caller=caller)
+    return leave_message(settings, bridge, caller=caller)
 
 
-def leave_message(settings: Settings, bridge: Bridge) -> VoiceResponse:
+def leave_message(settings: Settings, bridge: Bridge, *, caller: str | None) -> VoiceResponse:
     """Every number failed: take the caller's message rather than lose them."""
     response = VoiceResponse()
-    say(response, bridge.language, _LEAVE_MESSAGE)
+    say(response, bridge.language, _LEAVE_MESSAGE[caller is not None])
     response.record(
         action=url(settings, "/voice/route/message", bridge),
         method="POST",
@@ -129,25 +179,34 @@ def leave_message(settings: Settings, bridge: Bridge) -> VoiceResponse:
         trim="trim-silence",
         recording_status_callback=settings.public_url("/voice/recording-status"),
     )
-    say(response, bridge.language, _MESSAGE_TAKEN)
-    return response
-
-
-def message_taken(bridge: Bridge) -> VoiceResponse:
-    response = VoiceResponse()
-    say(response, bridge.language, _MESSAGE_TAKEN)
+    # Twilio skips the action after an empty recording and runs what follows: this is what a
+    # caller who said nothing hears (the unanswered alert and its call-back task already exist).
+    say(response, bridge.language, _NO_MESSAGE[caller is not None])
     response.hangup()
     return response
 
 
-def was_connected(status: str, bridged: str | None, accepted: Callable[[], bool]) -> bool:
+def message_taken(bridge: Bridge, *, caller: str | None) -> VoiceResponse:
+    """The caller's message is stored: a call-back is promised only to a known number."""
+    response = VoiceResponse()
+    say(response, bridge.language, _MESSAGE_TAKEN[caller is not None])
+    response.hangup()
+    return response
+
+
+def was_connected(
+    status: str, bridged: str | None, accepted: Callable[[], bool], *, screened: bool = True
+) -> bool:
     """Did a person take the call? Twilio's DialBridged when it says; else our own record.
 
     A screened leg that hung up (a voicemail box) can still report `completed`, so the
-    status alone is never trusted. `accepted` reads our record, only when it is needed.
+    status alone is never trusted. `accepted` reads our record, only when it is needed. An
+    unscreened leg (see `is_screened`) that answered was bridged: nobody presses a key there.
     """
     if status not in CONNECTED:
         return False
+    if not screened and bridged is None:
+        return True
     if bridged is not None and bridged.strip().lower() in {"true", "false"}:
         return bridged.strip().lower() == "true"
     return accepted()
@@ -155,17 +214,36 @@ def was_connected(status: str, bridged: str | None, accepted: Callable[[], bool]
 
 def screen(settings: Settings, bridge: Bridge, step: int, officer: str, what: str) -> VoiceResponse:
     """What an officer hears on answering: who calls, press any key; silence hangs up."""
+    kind = "来电，转人工服务" if bridge.route == DESK else f"紧急来电，类别：{what}"
+    accept = url(settings, "/voice/route/accept", bridge, step=step, officer=officer)
+    return _screening(accept, f"民生110{kind}，按任意键接听。")
+
+
+def screen_failed(settings: Settings, query: str) -> VoiceResponse:
+    """The whisper when building the real one failed: still screened, and never a <Dial>.
+
+    TwiML on a <Number url> leg may not contain <Dial> (twilio.com/docs/voice/twiml/number), so
+    the caller's fallback answer is wrong here; this one is fixed text and posts the same
+    accept URL (the screen URL's query is the accept URL's).
+    """
+    return _screening(settings.public_url(f"/voice/route/accept?{query}"), _GENERIC_WHISPER)
+
+
+def _screening(accept_url: str, text: str) -> VoiceResponse:
+    # finishOnKey="" makes every key a digit: with Gather's default "#", a lone # is swallowed
+    # and submits nothing (Twilio: finishOnKey "only works when a digit sequence precedes it"),
+    # so an officer who presses # as told ("any key") would be hung up on.
     response = VoiceResponse()
     gather = response.gather(
         input="dtmf",
         num_digits=1,
+        finish_on_key="",
         timeout=SCREEN_TIMEOUT_S,
-        action=url(settings, "/voice/route/accept", bridge, step=step, officer=officer),
+        action=accept_url,
         method="POST",
         action_on_empty_result=True,
     )
-    kind = "来电，转人工服务" if bridge.route == DESK else f"紧急来电，类别：{what}"
-    gather.say(f"民生110{kind}，按任意键接听。", **ZH, loop=2)
+    gather.say(text, **ZH, loop=2)
     response.hangup()
     return response
 

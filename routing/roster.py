@@ -12,7 +12,7 @@ The file format (see `config/roster.yaml` for a complete example)::
       - {code: police_command, name: {zh: 公安110指挥中心, en: Police command}}
     officers:                          # file order is the ringing priority
       - {code: P001, name: 张伟, team: police_command, phone: "13800000001"}
-      # phone: national (for the hotline's region) or +E.164; quote it.
+      # phone: national (for the hotline's region) or +E.164; quote it. Or a sip: URI.
       # available: false takes an officer off every shift and override (leave, sick).
     shifts:                            # weekly; one entry may list several officers
       - officers: [P001, P002]
@@ -81,7 +81,7 @@ class Officer:
     code: str
     name: str
     team: str
-    phone: str  # E.164
+    phone: str  # E.164, or a sip: URI
     available: bool = True
 
 
@@ -134,7 +134,7 @@ class DialStep:
     """One <Dial>: these numbers ring together for `ring_seconds`."""
 
     tier: int  # index in the route, or -1 for the last resort
-    numbers: tuple[tuple[str, str], ...]  # (E.164 phone, officer code or "last-resort")
+    numbers: tuple[tuple[str, str], ...]  # (E.164 or sip: URI, officer code or "last-resort")
     ring_seconds: int
 
 

@@ -19,6 +19,7 @@ from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from config.files import require_mapping
+from config.settings import is_sip_uri
 from core.phone import InvalidPhoneNumber, to_e164
 from routing.roster import (
     LAST_RESORT,
@@ -163,10 +164,7 @@ def _officers(raw: Any, teams: Mapping[str, Team], region: str) -> dict[str, Off
         phone_raw = spec.get("phone")
         if isinstance(phone_raw, int) and not isinstance(phone_raw, bool):
             phone_raw = str(phone_raw)  # an unquoted number: YAML made it an int
-        try:
-            phone = to_e164(_text(phone_raw, f"{label}: phone"), region)
-        except InvalidPhoneNumber as exc:
-            raise RosterError(f"{label}: phone: {exc}") from None
+        phone = _address(_text(phone_raw, f"{label}: phone"), region, f"{label}: phone")
         if phone in labels:
             raise RosterError(f"{label}: phone: {phone} is also the number of {labels[phone]}")
         available = spec.get("available", True)
@@ -175,6 +173,18 @@ def _officers(raw: Any, teams: Mapping[str, Team], region: str) -> dict[str, Off
         officers[code] = Officer(code, name, team, phone, available)
         labels[code] = labels[phone] = label
     return officers
+
+
+def _address(text: str, region: str, where: str) -> str:
+    """Where an officer is rung: a SIP URI (a local carrier's gateway) as written, else E.164."""
+    if text.lower().startswith(("sip:", "sips:")):
+        if not is_sip_uri(text):
+            raise RosterError(f"{where}: not a SIP URI Twilio can dial (sip:user@host): {text!r}")
+        return text
+    try:
+        return to_e164(text, region)
+    except InvalidPhoneNumber as exc:
+        raise RosterError(f"{where}: {exc}") from None
 
 
 def _shifts(raw: Any, officers: Mapping[str, Officer]) -> tuple[Shift, ...]:

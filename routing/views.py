@@ -16,6 +16,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from core import db, webhooks
 from core.db import UNREACHABLE
+from core.phone import caller_e164
 from routing import bridge, durable
 from routing.bridge import DESK, Bridge
 from routing.cache import RosterCache
@@ -62,7 +63,7 @@ def start(response: VoiceResponse, call_sid: str, route: str, language: str) -> 
     )
     steps = steps_for(b)
     _log_dial(call_sid, b, steps, 0)
-    return bridge.dial(response, webhooks.settings(), b, steps, 0)
+    return bridge.dial(response, webhooks.settings(), b, steps, 0, caller=_caller())
 
 
 @bp.post("/route/dialed")
@@ -72,8 +73,12 @@ def dialed() -> Response:
     report, params = durable.call_report(), webhooks.params()
     steps = steps_for(b)
     status = params.get("DialCallStatus", "").strip().lower()
+    screened = index >= len(steps) or bridge.is_screened(webhooks.settings(), b, steps[index])
     connected = bridge.was_connected(
-        status, params.get("DialBridged"), lambda: _accepted(report.call_sid, index)
+        status,
+        params.get("DialBridged"),
+        lambda: _accepted(report.call_sid, index),
+        screened=screened,
     )
     records = [
         ("call", durable.webhook_record(call=True)),
@@ -107,9 +112,11 @@ def dialed() -> Response:
             )
     durable.persist(*records)  # one transaction (or the spool)
     if index >= len(steps) and not connected:  # the roster changed under a running bridge
-        return webhooks.twiml(bridge.leave_message(webhooks.settings(), b))
+        return webhooks.twiml(bridge.leave_message(webhooks.settings(), b, caller=_caller()))
     return webhooks.twiml(
-        bridge.after_dial(webhooks.settings(), b, steps, index, connected=connected)
+        bridge.after_dial(
+            webhooks.settings(), b, steps, index, connected=connected, caller=_caller()
+        )
     )
 
 
@@ -140,7 +147,7 @@ def accept() -> Response:
                 {
                     "call_sid": parent,
                     "step": index,
-                    "phone": params.get("To", "")[:16],
+                    "phone": params.get("To", "")[:255],
                     "officer": request.args.get("officer", "")[:64] or None,
                     "at": db.utcnow().isoformat(),
                 },
@@ -170,7 +177,7 @@ def message() -> Response:
             },
         )
     )
-    return webhooks.twiml(bridge.message_taken(b))
+    return webhooks.twiml(bridge.message_taken(b, caller=_caller()))
 
 
 def _log_dial(call_sid: str, b: Bridge, steps: tuple[DialStep, ...], index: int) -> None:
@@ -212,6 +219,11 @@ def _accepted(call_sid: str, step: int) -> bool:
     except UNREACHABLE as exc:
         database.mark_down(exc)
         return False
+
+
+def _caller() -> str | None:
+    """The caller's E.164 number from the webhook (None: withheld or unusable)."""
+    return caller_e164(webhooks.params().get("From"), webhooks.settings().default_region)
 
 
 def _bridge_from_query() -> Bridge:
