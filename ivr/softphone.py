@@ -1,35 +1,42 @@
 """`hotline call`: a terminal softphone that calls a running hotline exactly as Twilio would.
 
 It posts signed webhooks, plays the TwiML it gets back (Say, Play, Pause, Gather, Redirect, Dial,
-Record, Hangup, Reject) and lets a person at the keyboard, or a script of inputs, be the caller.
+Record, Hangup, Reject) and lets a person at the keyboard, or a script of inputs, be the caller
+and the officers who answer. Where it and Twilio's documentation disagree, the documentation wins.
 """
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
+import functools
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, NoReturn, Protocol, TypeAlias
-from urllib.parse import urlencode, urlsplit
+from typing import TYPE_CHECKING, Literal, NoReturn, TypeAlias
 
 import click
 from twilio.request_validator import RequestValidator
 
 from config.settings import Settings, SettingsError
 from ivr.softphone_twiml import (
+    CALLER_HUNG_UP_DIAL_STATUS,
     DIAL_OUTCOMES,
+    SCREENING,
     SPOKEN,
     DialTarget,
+    Screening,
     body_excerpt,
+    dial_line,
+    dial_result,
     dial_targets,
     error_reason,
     gather_result,
     leg_params,
+    misplaced_input,
     new_sid,
+    parse_dial_outcome,
     parse_input,
+    parse_officer_key,
     recording_webhooks,
     resolve,
     speech_text,
@@ -37,81 +44,23 @@ from ivr.softphone_twiml import (
     transport_path,
 )
 
+# Re-exported: callers import these from ivr.softphone.
+from ivr.softphone_twiml import CallResult as CallResult
+from ivr.softphone_twiml import EndedHow as EndedHow
+from ivr.softphone_twiml import FlaskTransport as FlaskTransport
+from ivr.softphone_twiml import HttpResult as HttpResult
+from ivr.softphone_twiml import HttpTransport as HttpTransport
+from ivr.softphone_twiml import SurveyLeg as SurveyLeg
+from ivr.softphone_twiml import Transport as Transport
+
 if TYPE_CHECKING:
     from flask import Flask
-    from flask.testing import FlaskClient
 
-EndedHow = Literal["hangup", "end-of-document", "error", "too-many-steps", "caller-hung-up"]
+
 DEFAULT_CALLER = "+8613800138000"
 PROMPT = "keys, say:words, or Enter for silence > "
-
-
-@dataclass(frozen=True)
-class HttpResult:
-    """What a webhook answered."""
-
-    status: int
-    content_type: str
-    body: bytes
-
-
-class Transport(Protocol):
-    """Delivers one form-encoded POST to the server under test."""
-
-    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
-        """POST `params` to `path` (which includes any query string)."""
-        ...
-
-
-class HttpTransport:
-    """Posts over HTTP with the standard library; non-2xx answers are returned, not raised."""
-
-    def __init__(self, base_url: str, timeout: float = 15.0) -> None:
-        if urlsplit(base_url).scheme not in ("http", "https"):
-            raise ValueError(f"expected an http:// or https:// URL, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-
-    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
-        """POST form-encoded `params` to the base URL + `path`."""
-        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
-            self.base_url + path,
-            data=urlencode(params).encode("utf-8"),
-            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
-                content_type = response.headers.get("Content-Type", "")
-                return HttpResult(response.status, content_type, response.read())
-        except urllib.error.HTTPError as exc:
-            try:
-                return HttpResult(exc.code, exc.headers.get("Content-Type", ""), exc.read())
-            finally:
-                exc.close()
-
-
-class FlaskTransport:
-    """Posts to a Flask test client, for tests and demos without a network."""
-
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-
-    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
-        """POST `params` to `path` through the test client."""
-        response = self.client.post(path, data=dict(params), headers=dict(headers))
-        return HttpResult(response.status_code, response.content_type or "", response.get_data())
-
-
-@dataclass
-class CallResult:
-    """How a simulated call went: exit code, what was printed and what was posted."""
-
-    exit_code: int
-    call_sid: str
-    transcript: list[str]
-    requests: list[tuple[str, dict[str, str]]]
-    ended_how: EndedHow
+OFFICER_PROMPT = "officer presses (key, or Enter for nothing) > "
+LegResult = Literal["accepted", "declined", "failed"]
 
 
 class _Stop(Exception):
@@ -137,7 +86,8 @@ class _Leg:
     base: dict[str, str]
     prefix: str = ""
     officer: bool = False
-    answers_left: int = 0
+    answers_left: int = 0  # default key presses left (scripted calls without officer: inputs)
+    noun: str = "Number"  # the <Dial> noun whose url runs on the officer's leg
 
 
 _Next: TypeAlias = "_Request | EndedHow | None"
@@ -165,7 +115,10 @@ class Softphone:
         leg_extra: Mapping[str, str] | None = None,
         first_status: str = "ringing",
         media_base: str = "https://api.twilio.com",
+        screening: Screening = "exclusive",
     ) -> None:
+        if screening not in SCREENING:
+            raise ValueError(f"screening must be one of {', '.join(SCREENING)}, got {screening!r}")
         self.transport = transport
         self.public_base_url = public_base_url.rstrip("/")
         self.account_sid = account_sid
@@ -184,9 +137,13 @@ class Softphone:
         self.first_status = first_status
         #: Where the recordings' RecordingUrl points (a local stand-in for Twilio in tests).
         self.media_base = media_base
+        #: Whether, when the first phone to answer declines, the other phones of the same <Dial>
+        #: are still ringing and the next one answers (parallel) or not (exclusive).
+        self.screening = screening
         self._validator = RequestValidator(auth_token)
         self._transcript: list[str] = []
         self._requests: list[tuple[str, dict[str, str]]] = []
+        self._twilio_errors: list[str] = []
         self._next_input_at = 0
         self._steps = 0
 
@@ -215,8 +172,10 @@ class Softphone:
                 self._out(f"call ended ({how}) after {duration}s")
             except _Stop as stop:
                 how = stop.how
-        exit_code = {"error": 1, "too-many-steps": 2}.get(how, 0)
-        return CallResult(exit_code, self.call_sid, self._transcript, self._requests, how)
+        exit_code = {"error": 1, "too-many-steps": 2}.get(how, 3 if self._twilio_errors else 0)
+        return CallResult(
+            exit_code, self.call_sid, self._transcript, self._requests, how, self._twilio_errors
+        )
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -268,6 +227,11 @@ class Softphone:
         self._out(f"✖ {message}")
         raise _Stop("error")
 
+    def _twilio_error(self, message: str) -> None:
+        """What Twilio reports as an error while the call goes on."""
+        self._twilio_errors.append(message)
+        self._out(f"   ✖ {message}")
+
     # -- TwiML -----------------------------------------------------------------------------
 
     def _drive(self, request: _Request, leg: _Leg) -> EndedHow:
@@ -289,9 +253,17 @@ class Softphone:
             elif verb.tag == "Redirect":
                 target = resolve(url, verb.text)
                 outcome = _Request(target, dict(leg.base), verb.get("method", "POST"))
-            elif verb.tag == "Dial" and not leg.officer:
+            elif verb.tag == "Dial" and leg.officer:
+                self._twilio_error(
+                    f"<Dial> is not allowed in a <{leg.noun} url> whisper (Twilio error): "
+                    "the officer's leg fails"
+                )
+                return "error"
+            elif verb.tag == "Dial":
                 outcome = self._dial(verb, url, leg)
-            elif verb.tag == "Record" and not leg.officer:
+            elif verb.tag == "Record" and leg.officer:
+                self._out(f"{leg.prefix}(ignored <Record>: not played on the officer's leg)")
+            elif verb.tag == "Record":
                 outcome = self._record(verb, url, leg)
             elif verb.tag == "Hangup":
                 self._out(f"{leg.prefix}📴 the hotline hung up")
@@ -311,65 +283,98 @@ class Softphone:
                 self._out(leg.prefix + spoken_line(child))
             else:
                 self._out(f"{leg.prefix}(ignored <{child.tag}> in <Gather>)")
-        action, method = resolve(url, verb.get("action")), verb.get("method", "POST")
         if leg.officer:
-            if leg.answers_left <= 0:
-                return None
-            leg.answers_left -= 1
-            self._out(f"{leg.prefix}(the officer presses 1)")
-            return _Request(action, {**leg.base, "Digits": "1"}, method)
-        while True:
-            try:
-                answer = parse_input(self._next_input(PROMPT))
-                break
-            except ValueError as exc:
-                if self.inputs is not None:
-                    self._fail(str(exc))
-                self._out(f"({exc})")
-        if answer == "hangup":
-            return "caller-hung-up"
+            key = self._officer_key(leg)
+            self._out(f"{leg.prefix}(the officer presses {key or 'nothing'})")
+            answer: dict[str, str] | None = {"Digits": key} if key else None
+        else:
+            while True:
+                try:
+                    parsed = parse_input(self._next_input(PROMPT))
+                    break
+                except ValueError as exc:
+                    if self.inputs is not None:
+                        self._fail(str(exc))
+                    self._out(f"({exc})")
+            if parsed == "hangup":
+                return "caller-hung-up"
+            answer = parsed
         params, note = gather_result(verb, answer) if answer else (None, "")
         if note:
-            self._out(note)
+            self._out(leg.prefix + note)
+        action, method = resolve(url, verb.get("action")), verb.get("method", "POST")
         if params is not None:
             return _Request(action, {**leg.base, **params}, method)
-        self._out("(no input)")
+        self._out(f"{leg.prefix}(no input)")
         if verb.get("actionOnEmptyResult", "").lower() == "true":
             return _Request(action, dict(leg.base), method)
         return None
+
+    def _officer_key(self, leg: _Leg) -> str | None:
+        """What the officer presses: the next `officer:` input, asked, or 1 (None: nothing)."""
+        if self.inputs is None:
+            while True:
+                raw = self._next_input(OFFICER_PROMPT)
+                try:
+                    return None if raw == "hangup" else parse_officer_key(raw)
+                except ValueError as exc:
+                    self._out(f"({exc})")
+        upcoming = self.inputs[self._next_input_at : self._next_input_at + 1]
+        if upcoming and upcoming[0].strip().lower().startswith("officer:"):
+            try:
+                return parse_officer_key(self._next_input(""))
+            except ValueError as exc:
+                self._fail(str(exc))
+        if leg.answers_left <= 0:
+            return None
+        leg.answers_left -= 1
+        return "1"
 
     def _dial(self, verb: ET.Element, url: str, leg: _Leg) -> _Next:
         targets, ignored = dial_targets(verb, url)
         for tag in ignored:
             self._out(f"(ignored <{tag}> in <Dial>)")
-        names = ", ".join(target.name for target in targets) or "nobody"
-        self._out(f"☎ dialing {names} (timeout {verb.get('timeout', '30')}s)")
+        self._out(dial_line(targets, verb.get("timeout")))
         for target in targets:
             if target.url:
                 self._out(f"   whisper for {target.name}: {target.url}")
-        outcome = self._dial_outcome()
+        outcome, dial_sid = self._dial_outcome(), new_sid("CA")
+        action = resolve(url, verb.get("action")) if verb.get("action") is not None else None
+        method = verb.get("method", "POST")
         if outcome == "hangup":
+            # Twilio requests the action when the <Dial> ends, the caller's leg already gone;
+            # the call is over, so whatever TwiML it answers is not played.
+            self._out("☎ dial result: the caller hung up while the phones rang")
+            if action is not None:
+                result = dial_result(CALLER_HUNG_UP_DIAL_STATUS, dial_sid)
+                params = {**leg.base, **result, "CallStatus": "completed"}
+                self._fetch(_Request(action, params, method))
+                self._out("(the call is over: Twilio ignores the TwiML answered)")
             return "caller-hung-up"
-        dial_sid = new_sid("CA")
         if outcome == "completed" and targets:
-            self._out(f"☎ {targets[0].name} answered")
-            if targets[0].url:
-                caller_id = verb.get("callerId") or self.to_number
-                outcome = self._officer_leg(targets[0], caller_id, dial_sid)
+            outcome, dial_sid = self._answered(targets, verb.get("callerId") or self.to_number)
         if outcome != "completed":
             self._out(f"☎ dial result: {outcome}")
-        if verb.get("action") is None:
+        if action is None:
             return None
-        result = {
-            "DialCallStatus": outcome,
-            "DialCallSid": dial_sid,
-            "DialCallDuration": "42" if outcome == "completed" else "0",
-            # Twilio says whether the two legs were bridged (a screened leg that hung up can
-            # still be "completed").
-            "DialBridged": "true" if outcome == "completed" else "false",
-        }
-        action = resolve(url, verb.get("action"))
-        return _Request(action, {**leg.base, **result}, verb.get("method", "POST"))
+        return _Request(action, {**leg.base, **dial_result(outcome, dial_sid)}, method)
+
+    def _answered(self, targets: list[DialTarget], caller_id: str) -> tuple[str, str]:
+        """The phones answer, screened one by one as `screening` says; the outcome, leg's SID."""
+        declined, sid = False, ""
+        answering = targets if self.screening == "parallel" else targets[:1]
+        for n, target in enumerate(answering):
+            if n:
+                self._out("   (parallel screening: the other phones kept ringing)")
+            sid = new_sid("CA")
+            self._out(f"☎ {target.name} answered")
+            if not target.url:
+                return "completed", sid
+            result = self._officer_leg(target, caller_id, sid)
+            if result == "accepted":
+                return "completed", sid
+            declined = declined or result == "declined"
+        return ("no-answer" if declined else "failed"), sid
 
     def _dial_outcome(self) -> str:
         """The outcome of a <Dial>: the next scripted `dial:…` input, or asked interactively."""
@@ -379,15 +384,16 @@ class Softphone:
                 return "completed"
         prompt = f"dial outcome ({', '.join(DIAL_OUTCOMES)}; Enter = completed) > "
         while True:
-            raw = self._next_input(prompt).strip().lower().removeprefix("dial:").strip()
-            if (raw or "completed") in (*DIAL_OUTCOMES, "hangup"):
-                return raw or "completed"
+            raw = self._next_input(prompt)
+            outcome = parse_dial_outcome(raw)
+            if outcome is not None:
+                return outcome
             if self.inputs is not None:
                 self._fail(f"unknown dial outcome {raw!r} (one of {', '.join(DIAL_OUTCOMES)})")
             self._out(f"(one of {', '.join(DIAL_OUTCOMES)}, or hangup)")
 
-    def _officer_leg(self, target: DialTarget, caller_id: str, sid: str) -> str:
-        """Play the answering officer's leg (the <Number url> whisper); the dial outcome."""
+    def _officer_leg(self, target: DialTarget, caller_id: str, sid: str) -> LegResult:
+        """Play the answering officer's leg (the <Number url> whisper); did they accept?"""
         base = leg_params(
             sid,
             self.account_sid,
@@ -396,21 +402,29 @@ class Softphone:
             Direction="outbound-dial",
             ParentCallSid=self.call_sid,
         )
-        leg = _Leg(base, prefix="   officer hears: ", officer=True, answers_left=1)
-        if self._drive(_Request(target.url or "", dict(base), target.method), leg) == "hangup":
+        leg = _Leg(base, "   officer hears: ", officer=True, answers_left=1, noun=target.kind)
+        how = self._drive(_Request(target.url or "", dict(base), target.method), leg)
+        if how == "error":
+            self._out("   the officer's leg failed: not connected")
+            return "failed"
+        if how == "hangup":
             self._out("   the officer's leg hung up: not connected")
-            return "no-answer"
+            return "declined"
         self._out("   connected: the caller and the officer are talking")
-        return "completed"
+        return "accepted"
 
     def _record(self, verb: ET.Element, url: str, leg: _Leg) -> _Next:
         max_length, key = verb.get("maxLength", "3600"), verb.get("finishOnKey", "1234567890*#")
         self._out(f"● recording (max {max_length}s, finish with {key or 'silence'}) — speak now")
         raw = self._next_input("your message, or hangup > ").strip()
+        if self.inputs is not None and misplaced_input(raw):
+            self._fail(misplaced_input(raw).replace("the caller is asked", "a <Record> records"))
         hung_up = raw.lower() == "hangup"
         message = "" if hung_up else speech_text(raw)
         if not hung_up and message.lower() in ("", "silence"):
-            self._out("(nothing recorded: Twilio skips the action and goes on)")
+            # "If Twilio receives an empty recording, it will not make a request to the action
+            # URL": the verbs after <Record> run instead.
+            self._out("(empty recording: Twilio does not request the action; the next verb runs)")
             return None
         params, status = recording_webhooks(
             leg.base,
@@ -470,8 +484,19 @@ class Softphone:
     "--input",
     "inputs",
     multiple=True,
-    help="A scripted caller input, used in order: 1, 12#, say:words, say@0.4:words, silence, "
-    "hangup, dial:busy, or a message for <Record>. Any --input makes the call non-interactive.",
+    help="A scripted input, used in order: for the caller 1, 12#, say:words, say@0.4:words, "
+    "silence, hangup, or a message for <Record>; for a <Dial> dial:busy, dial:no-answer, "
+    "dial:failed, dial:canceled or dial:hangup (the caller hangs up while the phones ring); for "
+    "the answering officer's <Gather> officer:1, officer:# or officer:none (without one the "
+    "officer presses 1). Any --input makes the call non-interactive.",
+)
+@click.option(
+    "--screening",
+    type=click.Choice(SCREENING),
+    default="exclusive",
+    show_default=True,
+    help="When several phones ring and the first to answer declines the whisper: the <Dial> "
+    "ends (exclusive), or the next phone answers and is screened in turn (parallel).",
 )
 @click.option("--from", "from_number", default=DEFAULT_CALLER, show_default=True)
 @click.option("--to", "to_number", default=None, help="[default: HOTLINE_NUMBER]")
@@ -502,9 +527,18 @@ def call_command(
     account_sid: str | None,
     survey_case: str | None,
     answered_by: str,
+    screening: Screening,
 ) -> None:
     """Call the hotline from this terminal, exactly as Twilio would (no Twilio account needed)."""
     ctx = click.get_current_context()
+    softphone = functools.partial(
+        Softphone,
+        transport=_transport(base_url),
+        public_base_url=public_url or base_url,
+        inputs=list(inputs) if inputs else None,
+        output_func=click.echo,
+        screening=screening,
+    )
     if survey_case is not None:
         try:
             from app import create_app
@@ -512,15 +546,11 @@ def call_command(
             leg = survey_leg(create_app(Settings.from_env()), survey_case)
         except (SettingsError, LookupError) as exc:
             raise click.ClickException(str(exc)) from None
-        phone = Softphone(
-            transport=_transport(base_url),
-            public_base_url=public_url or base_url,
+        phone = softphone(
             auth_token=auth_token or leg.auth_token,
             account_sid=account_sid or leg.account_sid,
             from_number=leg.from_number,
             to_number=leg.to_number,
-            inputs=list(inputs) if inputs else None,
-            output_func=click.echo,
             incoming_path=leg.answer_path,
             status_path=leg.status_path,
             call_sid=leg.call_sid,
@@ -538,15 +568,11 @@ def call_command(
         to_number = to_number or settings.hotline_number
         auth_token = auth_token or settings.twilio_auth_token
         account_sid = account_sid or settings.twilio_account_sid
-    phone = Softphone(
-        transport=_transport(base_url),
-        public_base_url=public_url or base_url,
+    phone = softphone(
         auth_token=auth_token,
         account_sid=account_sid,
         from_number=from_number,
         to_number=to_number,
-        inputs=list(inputs) if inputs else None,
-        output_func=click.echo,
     )
     ctx.exit(phone.run().exit_code)
 
@@ -556,19 +582,6 @@ def _transport(base_url: str) -> HttpTransport:
         return HttpTransport(base_url)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--base-url") from None
-
-
-@dataclass(frozen=True)
-class SurveyLeg:
-    """The survey call a case's caller is about to answer, as Twilio would present it."""
-
-    call_sid: str
-    from_number: str
-    to_number: str
-    answer_path: str
-    status_path: str
-    auth_token: str
-    account_sid: str
 
 
 def survey_leg(app: Flask, case_number: str) -> SurveyLeg:

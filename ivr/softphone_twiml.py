@@ -1,18 +1,34 @@
-"""Pure helpers of the softphone: reading TwiML and caller inputs the way Twilio does."""
+"""The softphone's parts: pure helpers reading TwiML and inputs the way Twilio does, the data
+it hands around, and its two small transports (HTTP, or a Flask test client)."""
 
 from __future__ import annotations
 
 import http
 import json
 import re
+import urllib.error
+import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
-from typing import Literal
-from urllib.parse import urldefrag, urljoin, urlsplit
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, Protocol
+from urllib.parse import urldefrag, urlencode, urljoin, urlsplit
+
+if TYPE_CHECKING:
+    from flask.testing import FlaskClient
 
 API_VERSION = "2010-04-01"
 DIAL_OUTCOMES = ("completed", "no-answer", "busy", "failed", "canceled")
+#: How a <Dial> ringing several phones screens them: only the first to answer (exclusive), or
+#: each in turn while the others keep ringing, until one accepts (parallel). Twilio's docs say
+#: the first to pick up is connected and the rest hung up, but not what happens while the first
+#: one's whisper runs: the product must work both ways.
+SCREENING = ("exclusive", "parallel")
+#: DialCallStatus when the caller hangs up while the phones ring: the child legs are canceled
+#: (Twilio's call statuses: canceled = "an incoming call was disconnected by the calling party"
+#: before it was answered; the <Dial> page does not spell this case out).
+CALLER_HUNG_UP_DIAL_STATUS = "canceled"
 #: Verbs that only make the caller hear something (also the ones allowed inside <Gather>).
 SPOKEN = ("Say", "Play", "Pause")
 DIAL_TARGETS = ("Number", "Client", "Sip", "Conference", "Queue")
@@ -21,7 +37,95 @@ DEFAULT_CONFIDENCE = "0.92"
 _DIGITS = re.compile(r"[0-9*#]+")
 _SPEECH = re.compile(r"say(?:@(?P<confidence>[0-9.]+))?:(?P<text>.*)", re.IGNORECASE | re.DOTALL)
 
+EndedHow = Literal["hangup", "end-of-document", "error", "too-many-steps", "caller-hung-up"]
 Answer = dict[str, str] | Literal["hangup"] | None
+Screening = Literal["exclusive", "parallel"]
+
+
+@dataclass(frozen=True)
+class HttpResult:
+    """What a webhook answered."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class Transport(Protocol):
+    """Delivers one form-encoded POST to the server under test."""
+
+    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
+        """POST `params` to `path` (which includes any query string)."""
+        ...
+
+
+class HttpTransport:
+    """Posts over HTTP with the standard library; non-2xx answers are returned, not raised."""
+
+    def __init__(self, base_url: str, timeout: float = 15.0) -> None:
+        if urlsplit(base_url).scheme not in ("http", "https"):
+            raise ValueError(f"expected an http:// or https:// URL, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
+        """POST form-encoded `params` to the base URL + `path`."""
+        request = urllib.request.Request(  # noqa: S310 (the scheme is checked in __init__)
+            self.base_url + path,
+            data=urlencode(params).encode("utf-8"),
+            headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                content_type = response.headers.get("Content-Type", "")
+                return HttpResult(response.status, content_type, response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                return HttpResult(exc.code, exc.headers.get("Content-Type", ""), exc.read())
+            finally:
+                exc.close()
+
+
+class FlaskTransport:
+    """Posts to a Flask test client, for tests and demos without a network."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def post(self, path: str, params: Mapping[str, str], headers: Mapping[str, str]) -> HttpResult:
+        """POST `params` to `path` through the test client."""
+        response = self.client.post(path, data=dict(params), headers=dict(headers))
+        return HttpResult(response.status_code, response.content_type or "", response.get_data())
+
+
+@dataclass
+class CallResult:
+    """How a simulated call went: exit code, what was printed and what was posted.
+
+    `twilio_errors` lists what Twilio would report as errors while the call went on (a <Dial>
+    in a whisper, say); a call with any exits 3 unless it already failed otherwise.
+    """
+
+    exit_code: int
+    call_sid: str
+    transcript: list[str]
+    requests: list[tuple[str, dict[str, str]]]
+    ended_how: EndedHow
+    twilio_errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SurveyLeg:
+    """The survey call a case's caller is about to answer, as Twilio would present it."""
+
+    call_sid: str
+    from_number: str
+    to_number: str
+    answer_path: str
+    status_path: str
+    auth_token: str
+    account_sid: str
 
 
 def new_sid(prefix: str) -> str:
@@ -63,6 +167,9 @@ def parse_input(raw: str) -> Answer:
         return "hangup"
     if _DIGITS.fullmatch(text):
         return {"Digits": text}
+    misplaced = misplaced_input(text)
+    if misplaced:
+        raise ValueError(misplaced)
     match = _SPEECH.fullmatch(text)
     if match is None:
         raise ValueError(f"not a caller input: {text!r} (keys like 12#, say:words, or silence)")
@@ -77,11 +184,42 @@ def parse_input(raw: str) -> Answer:
     return {"SpeechResult": speech, "Confidence": confidence} if speech else None
 
 
+def misplaced_input(raw: str) -> str:
+    """Why a scripted `dial:`/`officer:` input cannot answer the caller's prompt ("" if it can)."""
+    prefix = raw.strip().lower().partition(":")[0]
+    if prefix in ("dial", "officer") and ":" in raw:
+        who = "a <Dial> ends" if prefix == "dial" else "the officer's <Gather> runs"
+        return f"the input {raw.strip()!r} is for when {who}, but the caller is asked here"
+    return ""
+
+
+def parse_dial_outcome(raw: str) -> str | None:
+    """How a <Dial> ends, from `dial:busy`, `dial:hangup`, Enter (completed); None: unknown."""
+    outcome = raw.strip().lower().removeprefix("dial:").strip() or "completed"
+    return outcome if outcome in (*DIAL_OUTCOMES, "hangup") else None
+
+
+def parse_officer_key(raw: str) -> str | None:
+    """The keys an answering officer presses (`officer:#`, `1`; None: nothing, `none`/Enter).
+
+    Raises ValueError for anything else.
+    """
+    text = raw.strip()
+    if text.lower().startswith("officer:"):
+        text = text[len("officer:") :].strip()
+    if text.lower() in ("", "none", "silence", "nothing"):
+        return None
+    if _DIGITS.fullmatch(text):
+        return text
+    raise ValueError(f"not an officer's key: {raw.strip()!r} (officer:1, officer:#, officer:none)")
+
+
 def gather_result(gather: ET.Element, answer: dict[str, str]) -> tuple[dict[str, str] | None, str]:
     """What Twilio makes of an answer to this <Gather>: its parameters (None: no input), a note.
 
-    Speech counts only with input="speech", keys only with input="dtmf" (the default); Digits
-    stop before finishOnKey (default #) and at numDigits.
+    Speech counts only with input="speech", keys only with input="dtmf" (the default). Keys are
+    taken one by one: finishOnKey (default #; "" makes # an ordinary key) ends the digits only
+    after a digit (a finish key before any digit is swallowed), and numDigits stops at its count.
     """
     kinds = (gather.get("input") or "dtmf").lower().split()
     if "Digits" not in answer:
@@ -90,13 +228,24 @@ def gather_result(gather: ET.Element, answer: dict[str, str]) -> tuple[dict[str,
         return None, '(speech ignored: this <Gather> has no input="speech")'
     if "dtmf" not in kinds:
         return None, '(keys ignored: this <Gather> has no input="dtmf")'
-    digits, finish = answer["Digits"], gather.get("finishOnKey", "#")
-    if finish and finish in digits:
-        digits = digits[: digits.index(finish)]
-    num_digits = gather.get("numDigits", "")
-    if num_digits.isdigit() and int(num_digits) > 0:
-        digits = digits[: int(num_digits)]
-    return ({"Digits": digits}, "") if digits else (None, "")
+    finish, num_digits = gather.get("finishOnKey", "#"), gather.get("numDigits", "")
+    limit = int(num_digits) if num_digits.isdigit() else 0
+    digits, swallowed = "", ""
+    for key in answer["Digits"]:
+        if finish and key in finish:
+            if digits:
+                break
+            swallowed = key
+            continue
+        digits += key
+        if 0 < limit <= len(digits):
+            break
+    note = (
+        f"({swallowed} before any digit is swallowed: finishOnKey only ends a digit sequence)"
+        if swallowed
+        else ""
+    )
+    return ({"Digits": digits} if digits else None), note
 
 
 def speech_text(raw: str) -> str:
@@ -107,11 +256,27 @@ def speech_text(raw: str) -> str:
 
 @dataclass(frozen=True)
 class DialTarget:
-    """Who a <Dial> rings, and the whisper TwiML (absolute URL) the answering party gets."""
+    """Who a <Dial> rings, and the whisper TwiML (absolute URL) the answering party gets.
+
+    `name` is the leg's To (a number, a SIP URI, client:…); `kind` the noun (Number, Sip, …).
+    """
 
     name: str
     url: str | None = None
     method: str = "POST"
+    kind: str = "Number"
+    byoc: str | None = None
+
+    @property
+    def label(self) -> str:
+        """How the transcript shows this leg: the carrier (BYOC trunk) or SIP said plainly."""
+        if self.kind == "Sip":
+            return f"{self.name} (SIP)"
+        if self.kind == "Client":
+            return f"Client:{self.name.removeprefix('client:')}"
+        if self.kind != "Number":
+            return f"{self.kind}:{self.name}"
+        return f"{self.name} (via BYOC trunk {self.byoc})" if self.byoc else self.name
 
 
 def dial_targets(dial: ET.Element, document_url: str) -> tuple[list[DialTarget], list[str]]:
@@ -123,11 +288,32 @@ def dial_targets(dial: ET.Element, document_url: str) -> tuple[list[DialTarget],
         if child.tag not in DIAL_TARGETS:
             ignored.append(child.tag)
             continue
-        name = text_of(child) if child.tag == "Number" else f"{child.tag}:{text_of(child)}"
+        name = text_of(child)
+        if child.tag == "Client" and not name.startswith("client:"):
+            name = f"client:{name}"
         url = child.get("url")
         whisper = resolve(document_url, url) if url else None
-        targets.append(DialTarget(name, whisper, child.get("method", "POST")))
+        byoc = child.get("byoc") if child.tag == "Number" else None
+        targets.append(DialTarget(name, whisper, child.get("method", "POST"), child.tag, byoc))
     return targets, ignored
+
+
+def dial_line(targets: list[DialTarget], timeout: str | None) -> str:
+    """The transcript line of a <Dial>: who rings, through which carrier, for how long."""
+    names = ", ".join(target.label for target in targets) or "nobody"
+    return f"☎ dialing {names} (timeout {timeout or '30'}s)"
+
+
+def dial_result(outcome: str, dial_sid: str) -> dict[str, str]:
+    """The parameters Twilio adds to the <Dial action> request for a dial that ended so."""
+    return {
+        "DialCallStatus": outcome,
+        "DialCallSid": dial_sid,
+        "DialCallDuration": "42" if outcome == "completed" else "0",
+        # Twilio says whether the two legs were bridged (a screened leg that hung up can still
+        # be "completed").
+        "DialBridged": "true" if outcome == "completed" else "false",
+    }
 
 
 def recording_webhooks(

@@ -11,6 +11,7 @@ import re
 import socket
 import threading
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -31,7 +32,14 @@ from ivr.softphone import (
     Softphone,
     call_command,
 )
-from ivr.softphone_twiml import parse_input
+from ivr.softphone_twiml import (
+    dial_line,
+    dial_targets,
+    gather_result,
+    parse_dial_outcome,
+    parse_input,
+    parse_officer_key,
+)
 from tests.support import CALLER
 
 PUBLIC = "https://hotline.example.org"
@@ -450,12 +458,30 @@ def test_caller_hanging_up_during_a_recording_posts_it_and_ends_the_call() -> No
     assert server.posts[-1].path == "/voice/status"
 
 
-def test_a_silent_recording_skips_the_action_as_twilio_does() -> None:
-    page = '<Record action="/voice/recorded"/><Say>Nothing recorded</Say>'
-    result, server = call({"/voice/incoming": page}, ["silence"])
+@pytest.mark.parametrize("typed", ["silence", "", "say:", "say:   "])
+def test_an_empty_recording_skips_the_action_and_the_next_verbs_run(typed: str) -> None:
+    """'If Twilio receives an empty recording, it will not make a request to the action URL.'"""
+    page = (
+        '<Record action="/voice/recorded" recordingStatusCallback="/voice/rec-status"/>'
+        "<Say>Nothing recorded</Say><Redirect>/voice/after</Redirect>"
+    )
+    pages = {"/voice/incoming": page, "/voice/after": "<Say>After</Say><Hangup/>"}
+    result, server = call(pages, [typed])
 
+    assert [p.path for p in server.posts] == ["/voice/incoming", "/voice/after", "/voice/status"]
+    note = "(empty recording: Twilio does not request the action; the next verb runs)"
+    assert result.transcript.index(note) < result.transcript.index("🔊 [en-US] Nothing recorded")
+    assert "🔊 [en-US] After" in result.transcript
+    assert (result.ended_how, result.exit_code) == ("hangup", 0)
+
+
+@pytest.mark.parametrize("typed", ["dial:busy", "officer:1"])
+def test_a_dial_or_officer_input_at_a_record_is_a_script_error(typed: str) -> None:
+    result, server = call({"/voice/incoming": '<Record action="/voice/recorded"/>'}, [typed])
+
+    assert (result.ended_how, result.exit_code) == ("error", 1)
     assert server.to("/voice/recorded") == []
-    assert "🔊 [en-US] Nothing recorded" in result.transcript
+    assert "a <Record> records" in result.transcript[-1]
 
 
 @pytest.mark.parametrize(
@@ -596,6 +622,401 @@ def test_the_real_app_answers_the_softphone(client: FlaskClient, settings: Setti
     assert result.requests[-1][0] == "/voice/status"
 
 
+# -- Twilio's documented semantics the softphone must follow -----------------------------------
+
+
+def gather(**attrs: str) -> ET.Element:
+    xml = "<Gather " + " ".join(f'{k}="{v}"' for k, v in attrs.items()) + "/>"
+    return ET.fromstring(xml)  # noqa: S314 (XML written by the test)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "keys", "digits"),
+    [
+        ({}, "12#", "12"),
+        ({}, "12#34", "12"),
+        ({}, "#", None),  # a lone finish key is swallowed: nothing is submitted
+        ({}, "##", None),
+        ({}, "#1#", "1"),  # swallowed, then a digit sequence ended by the key
+        ({"numDigits": "1"}, "#", None),
+        ({"numDigits": "1"}, "#5", "5"),
+        ({"numDigits": "2"}, "123", "12"),
+        ({"finishOnKey": ""}, "#", "#"),  # no finish key: # is an ordinary digit
+        ({"finishOnKey": ""}, "1#2", "1#2"),
+        ({"finishOnKey": "", "numDigits": "1"}, "#", "#"),
+        ({"finishOnKey": "*"}, "#", "#"),
+        ({"finishOnKey": "*"}, "*", None),
+        ({"finishOnKey": "*"}, "9*1", "9"),
+    ],
+)
+def test_gather_result_applies_finish_on_key_only_after_a_digit(
+    attrs: dict[str, str], keys: str, digits: str | None
+) -> None:
+    params, note = gather_result(gather(**attrs), {"Digits": keys})
+
+    assert params == (None if digits is None else {"Digits": digits})
+    swallowed = keys[:1] == attrs.get("finishOnKey", "#")[:1] != ""
+    assert ("swallowed" in note) == swallowed, note
+
+
+def test_a_lone_pound_is_no_input_and_action_on_empty_result_decides() -> None:
+    plain = '<Gather action="/voice/menu"><Say>Press</Say></Gather><Say>next verb</Say>'
+    result, server = call({"/voice/incoming": plain, "/voice/menu": "<Hangup/>"}, ["#"])
+    assert server.to("/voice/menu") == []
+    assert "(no input)" in result.transcript
+    assert "🔊 [en-US] next verb" in result.transcript
+
+    empty = plain.replace("<Gather ", '<Gather actionOnEmptyResult="true" ')
+    result, server = call({"/voice/incoming": empty, "/voice/menu": "<Hangup/>"}, ["#"])
+    (menu,) = server.to("/voice/menu")
+    assert "Digits" not in menu.params
+    assert "🔊 [en-US] next verb" not in result.transcript
+
+    keyed = plain.replace("<Gather ", '<Gather finishOnKey="" ')
+    _, server = call({"/voice/incoming": keyed, "/voice/menu": "<Hangup/>"}, ["#"])
+    assert server.to("/voice/menu")[0].params["Digits"] == "#"
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("officer:#", "#"),
+        ("officer:1", "1"),
+        (" OFFICER: 12 ", "12"),
+        ("officer:none", None),
+        ("officer:", None),
+        ("", None),
+        ("none", None),
+        ("*", "*"),
+    ],
+)
+def test_officer_keys_are_parsed(raw: str, key: str | None) -> None:
+    assert parse_officer_key(raw) == key
+
+
+@pytest.mark.parametrize("raw", ["officer:yes", "officer:say:hi", "1 2"])
+def test_bad_officer_keys_are_refused(raw: str) -> None:
+    with pytest.raises(ValueError, match="officer"):
+        parse_officer_key(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "outcome"),
+    [
+        ("", "completed"),
+        ("dial:busy", "busy"),
+        ("no-answer", "no-answer"),
+        (" DIAL:Hangup ", "hangup"),
+        ("dial:canceled", "canceled"),
+        ("dial:ringing", None),
+    ],
+)
+def test_dial_outcomes_are_parsed(raw: str, outcome: str | None) -> None:
+    assert parse_dial_outcome(raw) == outcome
+
+
+def screened(whisper: str, accept: str = '<Say language="cmn-CN">正在接通</Say>') -> dict[str, str]:
+    """One screened <Number>: the whisper, the officer's accept action, and the Dial action."""
+    return {
+        "/voice/incoming": '<Dial action="/voice/dialed">'
+        '<Number url="/voice/whisper">+8613800000001</Number></Dial>',
+        "/voice/whisper": whisper,
+        "/voice/accept": accept,
+        "/voice/dialed": "<Hangup/>",
+    }
+
+
+#: The product's screening: any key accepts, silence posts the action with no Digits.
+SCREEN = (
+    '<Gather action="/voice/accept" numDigits="1" actionOnEmptyResult="true"{attrs}>'
+    "<Say>press any key</Say></Gather><Hangup/>"
+)
+
+
+@pytest.mark.parametrize(
+    ("attrs", "typed", "digits"),
+    [
+        ("", "officer:1", "1"),
+        ("", "officer:#", None),  # the default finishOnKey swallows a lone #
+        (' finishOnKey=""', "officer:#", "#"),
+        (' finishOnKey=""', "officer:none", None),
+    ],
+)
+def test_the_officers_key_follows_the_gather_rules(
+    attrs: str, typed: str, digits: str | None
+) -> None:
+    result, server = call(screened(SCREEN.format(attrs=attrs)), [typed])
+
+    (accept,) = server.to("/voice/accept")
+    assert accept.params.get("Digits") == digits
+    pressed = typed.removeprefix("officer:").replace("none", "nothing")
+    assert f"   officer hears: (the officer presses {pressed})" in result.transcript
+    assert f"» {typed}" in result.transcript
+    assert result.exit_code == 0
+
+
+def test_an_officer_pressing_nothing_at_a_whisper_that_hangs_up_is_not_connected() -> None:
+    whisper = '<Gather action="/voice/accept" numDigits="1"><Say>press</Say></Gather><Hangup/>'
+    result, server = call(screened(whisper), ["officer:none"])
+
+    assert server.to("/voice/accept") == []
+    assert "   officer hears: (no input)" in result.transcript
+    dialed = server.to("/voice/dialed")[0].params
+    assert (dialed["DialCallStatus"], dialed["DialBridged"]) == ("no-answer", "false")
+
+
+def test_the_officer_presses_1_once_by_default_then_nothing() -> None:
+    whisper = '<Gather action="/voice/accept" actionOnEmptyResult="true"/>'
+    result, server = call(screened(whisper, accept=whisper.replace("accept", "again")), [])
+
+    assert server.to("/voice/accept")[0].params["Digits"] == "1"
+    assert "Digits" not in server.to("/voice/again")[0].params
+    assert "   officer hears: (the officer presses nothing)" in result.transcript
+
+
+def test_a_bad_officer_input_is_an_error_and_a_misplaced_one_too() -> None:
+    result, _ = call(screened(SCREEN.format(attrs="")), ["officer:yes"])
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+
+    result, server = call({"/voice/incoming": GATHER}, ["officer:1"])
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+    assert "the caller is asked here" in result.transcript[-1]
+    assert server.to("/voice/menu") == []
+
+
+def test_the_interactive_officer_is_asked_what_to_press() -> None:
+    prompts: list[str] = []
+    typed = iter(["", "yes", "#"])  # dial outcome (completed), a bad key, then #
+
+    def keyboard(prompt: str) -> str:
+        prompts.append(prompt)
+        return next(typed)
+
+    pages = screened(SCREEN.format(attrs=' finishOnKey=""'))
+    _, server = call(pages, None, input_func=keyboard)
+
+    assert prompts[1:] == ["officer presses (key, or Enter for nothing) > "] * 2
+    assert server.to("/voice/accept")[0].params["Digits"] == "#"
+
+
+DIAL_ERROR = (
+    "   ✖ <Dial> is not allowed in a <Number url> whisper (Twilio error): the officer's leg fails"
+)
+
+
+@pytest.mark.parametrize(
+    ("whisper", "accept"),
+    [
+        # the whisper itself dials
+        ("<Say>whisper</Say><Dial>+865996110119</Dial><Say>never</Say>", "<Say>never</Say>"),
+        # the officer's key is answered with an apology that dials (an error handler's TwiML)
+        (SCREEN.format(attrs=""), "<Say>sorry</Say><Dial>+865996110119</Dial><Say>never</Say>"),
+    ],
+)
+def test_a_dial_on_the_officers_leg_is_a_twilio_error_and_the_leg_fails(
+    whisper: str, accept: str
+) -> None:
+    pages = screened(whisper, accept)
+    pages["/voice/dialed"] = "<Say>trying the next tier</Say><Hangup/>"
+    result, server = call(pages)
+
+    assert DIAL_ERROR in result.transcript
+    assert "   officer hears: 🔊 [en-US] never" not in result.transcript
+    assert "   the officer's leg failed: not connected" in result.transcript
+    assert not any("connected: the caller and the officer" in line for line in result.transcript)
+    dialed = server.to("/voice/dialed")[0].params
+    assert (dialed["DialCallStatus"], dialed["DialBridged"]) == ("failed", "false")
+    assert "🔊 [en-US] trying the next tier" in result.transcript  # the caller's call goes on
+    assert result.twilio_errors == [DIAL_ERROR.strip().removeprefix("✖ ")]
+    assert (result.ended_how, result.exit_code) == ("hangup", 3)
+    assert not any("+865996110119" in line for line in result.transcript)
+
+
+def test_a_record_on_the_officers_leg_is_ignored_with_a_note() -> None:
+    result, server = call(screened("<Say>whisper</Say><Record/>"))
+
+    assert "   officer hears: (ignored <Record>: not played on the officer's leg)" in (
+        result.transcript
+    )
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "completed"
+    assert (result.exit_code, result.twilio_errors) == (0, [])
+
+
+def test_a_caller_hanging_up_during_a_dial_posts_the_action_and_ignores_its_twiml() -> None:
+    pages = {
+        "/voice/incoming": DIAL.format(attrs=' action="/voice/dialed"'),
+        "/voice/dialed": "<Say>next tier</Say><Dial>+8613800000009</Dial>",
+    }
+    result, server = call(pages, ["dial:hangup"])
+
+    assert [p.path for p in server.posts] == ["/voice/incoming", "/voice/dialed", "/voice/status"]
+    dialed = server.to("/voice/dialed")[0].params
+    assert dialed["CallStatus"] == "completed"
+    assert dialed["DialCallStatus"] == "canceled"
+    assert dialed["DialCallDuration"] == "0"
+    assert dialed["DialBridged"] == "false"
+    assert SID.match(dialed["DialCallSid"])
+    assert dialed["CallSid"] == result.call_sid
+    assert result.transcript.index(
+        "☎ dial result: the caller hung up while the phones rang"
+    ) < result.transcript.index("(the call is over: Twilio ignores the TwiML answered)")
+    assert "🔊 [en-US] next tier" not in result.transcript
+    assert "🔊 [en-US] after dial" not in result.transcript
+    assert not any("+8613800000009" in line for line in result.transcript)
+    assert server.posts[-1].params["CallStatus"] == "completed"
+    assert (result.ended_how, result.exit_code) == ("caller-hung-up", 0)
+
+
+def test_the_ignored_answer_to_a_hung_up_dial_must_still_be_twiml() -> None:
+    pages: dict[str, str | HttpResult] = {
+        "/voice/incoming": DIAL.format(attrs=' action="/voice/dialed"'),
+        "/voice/dialed": HttpResult(200, "text/html", b"<html>oops</html>"),
+    }
+    result, _ = call(pages, ["dial:hangup"])
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+
+    pages["/voice/dialed"] = HttpResult(500, "text/plain", b"boom")
+    result, _ = call(pages, ["dial:hangup"])
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+
+
+def test_a_caller_hanging_up_during_a_dial_without_action_just_ends() -> None:
+    result, server = call({"/voice/incoming": DIAL.format(attrs="")}, ["dial:hangup"])
+
+    assert [p.path for p in server.posts] == ["/voice/incoming", "/voice/status"]
+    assert "🔊 [en-US] after dial" not in result.transcript
+    assert result.ended_how == "caller-hung-up"
+
+
+def two_screened(whisper: str) -> dict[str, str]:
+    return {
+        "/voice/incoming": '<Dial action="/voice/dialed" timeout="20">'
+        '<Number url="/voice/whisper?n=1">+8613800000001</Number>'
+        '<Number url="/voice/whisper?n=2">+8613800000002</Number></Dial>',
+        "/voice/whisper?n=1": whisper,
+        "/voice/whisper?n=2": whisper,
+        "/voice/accept": "<Say>正在接通</Say>",
+        "/voice/dialed": "<Hangup/>",
+    }
+
+
+WHISPER = (
+    '<Gather action="/voice/accept" numDigits="1" finishOnKey="">'
+    "<Say>press any key</Say></Gather><Hangup/>"
+)
+
+
+def test_exclusive_screening_ends_the_dial_when_the_first_answerer_declines() -> None:
+    result, server = call(two_screened(WHISPER), ["officer:none", "officer:1"])
+
+    assert server.to("/voice/whisper?n=2") == []
+    dialed = server.to("/voice/dialed")[0].params
+    assert dialed["DialCallStatus"] == "no-answer"
+    assert dialed["DialCallSid"] == server.to("/voice/whisper?n=1")[0].params["CallSid"]
+    assert result.requests[-1][0] == "/voice/status"
+
+
+def test_parallel_screening_lets_the_next_phone_answer_when_the_first_declines() -> None:
+    result, server = call(
+        two_screened(WHISPER), ["officer:none", "officer:#"], screening="parallel"
+    )
+
+    first, second = server.to("/voice/whisper?n=1")[0], server.to("/voice/whisper?n=2")[0]
+    assert (first.params["To"], second.params["To"]) == ("+8613800000001", "+8613800000002")
+    assert first.params["CallSid"] != second.params["CallSid"]
+    (accept,) = server.to("/voice/accept")
+    assert accept.params["Digits"] == "#"
+    assert accept.params["CallSid"] == second.params["CallSid"]
+    dialed = server.to("/voice/dialed")[0].params
+    assert dialed["DialCallStatus"] == "completed"
+    assert dialed["DialCallSid"] == second.params["CallSid"]
+    assert "   (parallel screening: the other phones kept ringing)" in result.transcript
+    assert result.transcript.index("☎ +8613800000002 answered") > result.transcript.index(
+        "   the officer's leg hung up: not connected"
+    )
+
+
+def test_parallel_screening_ends_no_answer_only_when_all_declined() -> None:
+    _, server = call(two_screened(WHISPER), ["officer:none", "officer:none"], screening="parallel")
+
+    assert len(server.to("/voice/whisper?n=2")) == 1
+    assert server.to("/voice/accept") == []
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "no-answer"
+
+
+def test_parallel_screening_does_not_reach_a_phone_after_one_accepted() -> None:
+    _, server = call(two_screened(WHISPER), ["officer:1"], screening="parallel")
+
+    assert server.to("/voice/whisper?n=2") == []
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "completed"
+
+
+def test_an_unknown_screening_mode_is_refused() -> None:
+    with pytest.raises(ValueError, match="screening"):
+        call({"/voice/incoming": "<Hangup/>"}, screening="sometimes")
+
+
+CARRIERS = (
+    '<Dial action="/voice/dialed" timeout="20" callerId="+865996110000">'
+    '<Number byoc="BY0123456789abcdef0123456789abcdef">+8613805990103</Number>'
+    '<Sip url="/voice/whisper?sip=1">sip:p003@pbx.example.cn</Sip></Dial>'
+)
+
+
+def test_byoc_and_sip_legs_are_shown_plainly() -> None:
+    dial = ET.fromstring(CARRIERS)  # noqa: S314 (XML written by the test)
+    targets, ignored = dial_targets(dial, PUBLIC + "/voice/incoming")
+
+    assert ignored == []
+    assert [(t.kind, t.name, t.byoc) for t in targets] == [
+        ("Number", "+8613805990103", "BY0123456789abcdef0123456789abcdef"),
+        ("Sip", "sip:p003@pbx.example.cn", None),
+    ]
+    assert targets[1].url == PUBLIC + "/voice/whisper?sip=1"
+    assert dial_line(targets, "20") == (
+        "☎ dialing +8613805990103 (via BYOC trunk BY0123456789abcdef0123456789abcdef), "
+        "sip:p003@pbx.example.cn (SIP) (timeout 20s)"
+    )
+    assert dial_line([], None) == "☎ dialing nobody (timeout 30s)"
+
+
+def test_a_sip_whisper_is_screened_like_a_number_whisper() -> None:
+    sip = CARRIERS.replace("<Number byoc", '<Number url="/voice/whisper?n=1" byoc')
+    pages = {
+        "/voice/incoming": sip,
+        "/voice/whisper?n=1": WHISPER,
+        "/voice/whisper?sip=1": WHISPER,
+        "/voice/accept": "<Say>正在接通</Say>",
+        "/voice/dialed": "<Hangup/>",
+    }
+    result, server = call(pages, ["officer:none", "officer:5"], screening="parallel")
+
+    assert any("(via BYOC trunk BY0123456789abcdef" in line for line in result.transcript)
+    whisper = server.to("/voice/whisper?sip=1")[0].params
+    assert (whisper["From"], whisper["To"]) == ("+865996110000", "sip:p003@pbx.example.cn")
+    assert whisper["Direction"] == "outbound-dial"
+    assert server.to("/voice/accept")[0].params["CallSid"] == whisper["CallSid"]
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "completed"
+
+
+def test_a_dial_in_a_sip_whisper_names_the_sip_noun() -> None:
+    pages = {
+        "/voice/incoming": CARRIERS,
+        "/voice/whisper?sip=1": "<Dial>+865996110119</Dial>",
+        "/voice/dialed": "<Hangup/>",
+    }
+    result, server = call(pages, screening="parallel")
+
+    assert server.to("/voice/whisper?sip=1") == []  # the BYOC number answered first, unscreened
+
+    pages["/voice/incoming"] = CARRIERS.replace(
+        '<Number byoc="BY0123456789abcdef0123456789abcdef">+8613805990103</Number>', ""
+    )
+    result, server = call(pages)
+    assert any("<Dial> is not allowed in a <Sip url> whisper" in e for e in result.twilio_errors)
+    assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "failed"
+
+
 # -- over real HTTP, and the click command ------------------------------------------------------
 
 
@@ -721,3 +1142,21 @@ def test_call_command_fails_when_nobody_answers() -> None:
 
     assert result.exit_code == 1
     assert "POST /voice/incoming failed" in result.output
+
+
+def test_call_command_documents_the_new_inputs_and_refuses_a_bad_screening() -> None:
+    help_text = " ".join(CliRunner().invoke(call_command, ["--help"]).output.split())
+    for word in ("officer:#", "officer:none", "dial:hangup", "--screening", "parallel"):
+        assert word in help_text
+
+    result = CliRunner().invoke(call_command, ["--screening", "sometimes"])
+    assert result.exit_code == 2
+    assert "sometimes" in result.output
+
+
+def test_call_command_accepts_a_screening_mode(local_server: LocalServer) -> None:
+    args = ["--base-url", local_server.url, "--auth-token", TOKEN, "--account-sid", ACCOUNT]
+    args += ["--to", HOTLINE, "--screening", "parallel", "--input", "1"]
+    result = CliRunner().invoke(call_command, args)
+
+    assert result.exit_code == 0, result.output
