@@ -432,6 +432,18 @@ def document(server: str) -> dict[str, Any]:
                                 "share_within_15_s": _RATE,
                             },
                         },
+                        "bridged_calls": {
+                            "type": "object",
+                            "description": "Bridged calls by how they ended; a caller who hung "
+                            "up while phones rang is abandoned, neither answered nor unanswered.",
+                            "properties": {
+                                "answered": {"type": "integer", "minimum": 0},
+                                "abandoned": {"type": "integer", "minimum": 0},
+                                "unanswered": {"type": "integer", "minimum": 0},
+                                "ringing": {"type": "integer", "minimum": 0},
+                                "abandon_rate": _RATE,
+                            },
+                        },
                         "cases_by_category": {"type": "array", "items": {"type": "object"}},
                         "cases_by_unit": {"type": "array", "items": {"type": "object"}},
                         "cases": {"type": "integer"},

@@ -32,6 +32,8 @@ class Figures:
     answer_p90_s: float | None
     answered_within_target: float | None
     answered_calls: int
+    #: Bridged calls by how they ended; an abandoned call is neither answered nor unanswered.
+    bridged: store.BridgeCounts
     cases_by_category: list[tuple[str, int]]
     cases_by_unit: list[tuple[str, int]]
     cases: int
@@ -54,6 +56,13 @@ class Figures:
                 "p90_s": self.answer_p90_s,
                 "share_within_15_s": self.answered_within_target,
             },
+            "bridged_calls": {
+                "answered": self.bridged.answered,
+                "abandoned": self.bridged.abandoned,
+                "unanswered": self.bridged.unanswered,
+                "ringing": self.bridged.ringing,
+                "abandon_rate": self.bridged.abandon_rate,
+            },
             "cases_by_category": [{"category": c, "cases": n} for c, n in self.cases_by_category],
             "cases_by_unit": [{"unit": u, "cases": n} for u, n in self.cases_by_unit],
             "cases": self.cases,
@@ -73,6 +82,11 @@ class Figures:
             ("emergency_answer", "p50_s", _num(self.answer_p50_s)),
             ("emergency_answer", "p90_s", _num(self.answer_p90_s)),
             ("emergency_answer", "share_within_15_s", _num(self.answered_within_target)),
+            ("bridged_calls", "answered", str(self.bridged.answered)),
+            ("bridged_calls", "abandoned", str(self.bridged.abandoned)),
+            ("bridged_calls", "unanswered", str(self.bridged.unanswered)),
+            ("bridged_calls", "ringing", str(self.bridged.ringing)),
+            ("bridged_calls", "abandon_rate", _num(self.bridged.abandon_rate)),
         ]
         rows += [("cases_by_category", c, str(n)) for c, n in self.cases_by_category]
         rows += [("cases_by_unit", u, str(n)) for u, n in self.cases_by_unit]
@@ -114,7 +128,10 @@ def compute(
         )
     ):
         hours[created.astimezone(tz).strftime("%Y-%m-%d %H:00")] += 1
-    times = [seconds for _, _, seconds in store.answer_times(session, since) if seconds is not None]
+    # Answer times are of calls an officer accepted: an abandoned call has none, and is counted
+    # apart in `bridged` (with the abandon rate).
+    times = [s for _, _, s in store.answer_times(session, since, until) if s is not None]
+    bridged = sum(store.bridge_outcomes(session, since, until).values(), store.BridgeCounts())
     in_period = and_(Case.created_at >= since, Case.created_at < until)
     by_category = session.execute(
         select(Case.category, func.count()).where(in_period).group_by(Case.category)
@@ -156,6 +173,7 @@ def compute(
             sum(1 for s in times if s <= ANSWER_TARGET_S) / len(times) if times else None
         ),
         answered_calls=len(times),
+        bridged=bridged,
         cases_by_category=sorted(((c, n) for c, n in by_category), key=lambda r: -r[1]),
         cases_by_unit=sorted(((u or "-", n) for u, n in by_unit), key=lambda r: -r[1]),
         cases=cases,

@@ -94,6 +94,8 @@ def _template_helpers() -> dict[str, Any]:
         "csrf_token": auth.csrf_token,
         "local": _local,
         "category_name": _category_name,
+        "route_name": _route_name,
+        "urgent_callbacks": _urgent_callbacks,
         "Role": Role,
         "CENTER": CENTER,
     }
@@ -109,6 +111,19 @@ def _category_name(category: str | None) -> str:
     from ivr.views import config
 
     return config().rules.name(category, language())
+
+
+def _route_name(route: str | None) -> str:
+    """A bridge route's name: an emergency category's, or the desk's."""
+    return t("route.desk") if route == "desk" else _category_name(route)
+
+
+def _urgent_callbacks() -> int:
+    """Open priority-0 call-back tasks (abandoned emergencies), for the center's roles only."""
+    user = console_user()
+    if user is None or user.role not in CENTER:
+        return 0
+    return store.open_callback_count(db.session(), priority=0)
 
 
 def _units() -> Units:
@@ -170,6 +185,7 @@ def board_json() -> Any:
         now=_local(now, "%H:%M:%S"),
         live=[_board_row(r) for r in live_rows],
         recent=[_board_row(r) for r in rows if not r.live],
+        urgent_callbacks=_urgent_callbacks(),
     )
 
 
@@ -323,6 +339,61 @@ def recording_media(sid: str) -> Any:
     if user.role is Role.UNIT and (case is None or not auth.can_see_case(user, case)):
         abort(403, description="this recording belongs to another unit's case")
     return recordings.media_response(db.session(), sid, settings())
+
+
+# -------------------------------------------------------------------------------- call-backs
+#: A task id in a URL: anything larger cannot be a row (and would overflow BIGINT).
+_TASK_ID = "<int(max=9223372036854775807):task_id>"
+
+
+@bp.get("/callbacks")
+@login_required(*CENTER)
+def callbacks_page() -> Any:
+    """Callers to call back: open tasks by priority then age, with full numbers to dial."""
+    session_ = db.session()
+    return render_template(
+        "console/callbacks.html",
+        tasks=store.open_callbacks(session_),
+        closed=store.closed_callbacks(session_),
+        outcomes=store.CALLBACK_OUTCOMES,
+        max_attempts=store.MAX_CALLBACK_ATTEMPTS,
+    )
+
+
+@bp.post(f"/callbacks/{_TASK_ID}/claim")
+@login_required(*CENTER)
+def callback_claim(task_id: int) -> Any:
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    session_ = db.session()
+    try:
+        store.claim_callback(session_, task_id, f"console:{user.username}")
+        session_.commit()
+        flash(f"#{task_id}: {t('claimed')} ✓", "ok")
+    except store.CallbackError as exc:
+        session_.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("console.callbacks_page"))
+
+
+@bp.post(f"/callbacks/{_TASK_ID}/outcome")
+@login_required(*CENTER)
+def callback_outcome(task_id: int) -> Any:
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    outcome = request.form.get("outcome", "")
+    note = request.form.get("note", "")[:400]
+    session_ = db.session()
+    try:
+        task = store.record_callback(
+            session_, task_id, outcome, who=f"console:{user.username}", note=note
+        )
+        session_.commit()
+        flash(f"#{task.id}: {t('outcome.' + outcome)} ✓", "ok")
+    except store.CallbackError as exc:
+        session_.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("console.callbacks_page"))
 
 
 # ------------------------------------------------------------------------------------ roster

@@ -1,4 +1,5 @@
-"""`hotline roster …` and `hotline spool …`: the duty roster and the outage spool for operators."""
+"""`hotline roster …`, `hotline spool …` and `hotline callbacks …`: the duty roster, the outage
+spool and the callers to call back, for operators."""
 
 from __future__ import annotations
 
@@ -160,12 +161,16 @@ def spool_replay() -> None:
 @roster_cli.command("answer-times")
 @click.option("--hours", default=24, show_default=True, help="Look back this many hours.")
 def answer_times(hours: int) -> None:
-    """Time from the caller's key press to an officer accepting, per call and as percentiles."""
+    """Time from the caller's key press to an officer accepting, and the calls abandoned.
+
+    Only calls an officer accepted have an answer time; callers who hung up while the phones
+    rang are counted apart (with the abandon rate), never as answered nor as unanswered.
+    """
     since = db.utcnow() - dt.timedelta(hours=hours)
-    rows = store.answer_times(db.session(), since)
+    session = db.session()
+    rows = store.answer_times(session, since)
     if not rows:
         click.echo(f"no bridged call was answered in the last {hours} h")
-        return
     for call_sid, route, seconds in rows:
         click.echo(f"  {call_sid}  {route:<9} {seconds:6.1f} s")
     values = [seconds for _, _, seconds in rows]
@@ -173,8 +178,77 @@ def answer_times(hours: int) -> None:
     def pct(p: float) -> float:
         return values[min(len(values) - 1, round(p * (len(values) - 1)))]
 
-    within = sum(1 for v in values if v <= 15) / len(values)
-    click.echo(
-        f"{len(values)} calls: p50 {pct(0.5):.1f} s, p90 {pct(0.9):.1f} s, "
-        f"p99 {pct(0.99):.1f} s; answered within 15 s: {within:.1%}"
+    if values:
+        within = sum(1 for v in values if v <= 15) / len(values)
+        click.echo(
+            f"{len(values)} calls: p50 {pct(0.5):.1f} s, p90 {pct(0.9):.1f} s, "
+            f"p99 {pct(0.99):.1f} s; answered within 15 s: {within:.1%}"
+        )
+    outcomes = store.bridge_outcomes(session, since)
+    if outcomes:
+        click.echo(_outcome_line("all routes", sum(outcomes.values(), store.BridgeCounts())))
+        for route, counts in sorted(outcomes.items()):
+            click.echo("  " + _outcome_line(route, counts))
+
+
+def _outcome_line(label: str, c: store.BridgeCounts) -> str:
+    rate = "-" if c.abandon_rate is None else f"{c.abandon_rate:.1%}"
+    line = (
+        f"{label}: {c.ended} bridged calls ended: {c.answered} answered, {c.abandoned} abandoned "
+        f"(abandon rate {rate}), {c.unanswered} nobody answered"
     )
+    return line + (f"; {c.ringing} still ringing" if c.ringing else "")
+
+
+@click.group("callbacks", help="Callers to call back: abandoned emergencies and IVR hang-ups.")
+def callbacks_cli() -> None:
+    pass
+
+
+_KIND_NAMES = {
+    "abandoned_bridge": "hung up while ringing",
+    "abandoned_ivr": "hung up in IVR",
+    "unanswered": "nobody answered",
+}
+
+
+@callbacks_cli.command("list")
+@click.option("--closed", is_flag=True, help="The most recently closed tasks instead.")
+def list_callbacks(closed: bool) -> None:
+    """Open call-back tasks, most urgent first, then oldest first (full numbers: call them)."""
+    session = db.session()
+    tasks = store.closed_callbacks(session) if closed else store.open_callbacks(session)
+    if not tasks:
+        click.echo("no closed call-back tasks" if closed else "no open call-back tasks")
+        return
+    tz = settings().tz
+    for task in tasks:
+        state = f"{task.outcome}" if task.closed_at else f"{task.attempts} attempt(s)"
+        click.echo(
+            f"{task.id:>6}  P{task.priority}  {task.created_at.astimezone(tz):%m-%d %H:%M}  "
+            f"{_KIND_NAMES.get(task.kind.value, task.kind.value):<21} {task.route or '-':<9} "
+            f"{task.caller_number or 'withheld':<16} {state}"
+            + (f"  taken by {task.claimed_by}" if task.claimed_by else "")
+        )
+
+
+@callbacks_cli.command("done")
+@click.argument("task_id", type=int)
+@click.option(
+    "--outcome", required=True, type=click.Choice(store.CALLBACK_OUTCOMES), help="How it went."
+)
+@click.option("--note", default="", help="What was said or done.")
+@click.option("--by", "who", default="cli", show_default=True, help="Who called back.")
+def callback_done(task_id: int, outcome: str, note: str, who: str) -> None:
+    """Record a call-back of TASK_ID; no_answer keeps it open until the third attempt."""
+    session = db.session()
+    try:
+        task = store.record_callback(session, task_id, outcome, who=who, note=note[:400])
+    except store.CallbackError as exc:
+        raise click.ClickException(str(exc)) from None
+    session.commit()
+    if task.closed_at is None:
+        left = store.MAX_CALLBACK_ATTEMPTS - task.attempts
+        click.echo(f"task {task.id}: {outcome} (attempt {task.attempts}); open, {left} more to go")
+    else:
+        click.echo(f"task {task.id}: closed, {task.outcome} after {task.attempts} attempt(s)")

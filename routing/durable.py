@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import Flask, Response, current_app, request
 from werkzeug.datastructures import MultiDict
 
+from calls.models import CallDirection
 from calls.service import CallReport, log_event, params_document, record_webhook
 from core import db, webhooks
 from core.db import UNREACHABLE, utcnow
@@ -72,6 +73,8 @@ HANDLERS: dict[str, Handler] = {
     "dial_result": store.log_dial_result,
     "alert": store.raise_alert,
     "recording": _replay_recording,
+    "callback": store.open_callback,
+    "call_ended": store.call_ended,
 }
 
 
@@ -120,6 +123,32 @@ def persist(*records: tuple[str, dict[str, Any]]) -> bool:
     for kind, record in records:
         spool().write(kind, record)
     return False
+
+
+def apply_after_spooled(session: Any, *records: tuple[str, dict[str, Any]]) -> None:
+    """Apply records in the request's transaction, unless earlier ones still wait in the spool.
+
+    A record that reads what came before it (`call_ended` asks whether the call was served)
+    must not overtake this machine's spooled records of the same call: while any are pending,
+    it is spooled behind them and replayed in order.
+    """
+    if spool().pending():
+        for kind, record in records:
+            spool().write(kind, record)
+        return
+    for kind, record in records:
+        HANDLERS[kind](session, record)
+
+
+def call_ended_records(report: CallReport) -> list[tuple[str, dict[str, Any]]]:
+    """`call_ended` for the final status of a caller's call to us (nothing for other legs)."""
+    if (
+        not report.status.is_final
+        or report.direction is not CallDirection.INBOUND
+        or report.parent_call_sid is not None
+    ):
+        return []
+    return [("call_ended", {"call_sid": report.call_sid, "at": utcnow().isoformat()})]
 
 
 def webhook_record(*, call: bool) -> dict[str, Any]:

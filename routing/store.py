@@ -1,15 +1,36 @@
-"""The roster in the database: replaced whole by an import, read back as a pure `Roster`."""
+"""The roster in the database (replaced whole by an import, read back as a pure `Roster`), and
+what happened while bridging calls: attempts, alerts, call-back tasks, and figures of them."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from typing import Any
+import functools
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core.db import insert_if_missing, utcnow
+from core.phone import mask
 from routing import models as m
+from routing.bridge import DESK
 from routing.roster import Officer, Override, Roster, Shift, Team, Tier
 
 _DAYS = 7
@@ -264,12 +285,18 @@ def parse_time(value: str | dt.datetime) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
 
 
-def answer_times(session: Session, since: dt.datetime) -> list[tuple[str, str, float]]:
-    """Per bridged call since `since`: (call_sid, route, seconds from key press to acceptance).
+def answer_times(
+    session: Session, since: dt.datetime, until: dt.datetime | None = None
+) -> list[tuple[str, str, float]]:
+    """Per call answered in [since, until): (call_sid, route, seconds from key press to acceptance).
 
     The key press is when the IVR handed the call over; acceptance is the officer's key press
-    on the screening whisper — the moment the caller reaches a person.
+    on the screening whisper — the moment the caller reaches a person. Only calls an officer
+    accepted are here: an abandoned call never counts as answered (see `bridge_outcomes`).
     """
+    period = [m.BridgeAttempt.started_at >= since]
+    if until is not None:
+        period.append(m.BridgeAttempt.started_at < until)
     from ivr.models import IvrSession  # the IVR owns the hand-over time
 
     first_accept = (
@@ -278,7 +305,7 @@ def answer_times(session: Session, since: dt.datetime) -> list[tuple[str, str, f
             func.min(m.BridgeAttempt.route).label("route"),
             func.min(m.BridgeAttempt.accepted_at).label("accepted_at"),
         )
-        .where(m.BridgeAttempt.accepted_at.is_not(None), m.BridgeAttempt.started_at >= since)
+        .where(m.BridgeAttempt.accepted_at.is_not(None), *period)
         .group_by(m.BridgeAttempt.call_sid)
         .subquery()
     )
@@ -297,3 +324,399 @@ def answer_times(session: Session, since: dt.datetime) -> list[tuple[str, str, f
         for call_sid, route, accepted_at, handed_over_at in rows
     ]
     return sorted(result, key=lambda row: row[2])
+
+
+# ---------------------------------------------------------------- callers to call back
+
+#: What an attempt is closed with when the caller hung up before any officer accepted.
+ABANDONED = "abandoned"
+#: What a duty officer records after dialling back. `no_answer` keeps the task open until
+#: MAX_CALLBACK_ATTEMPTS calls went unanswered; the others close it.
+CALLBACK_OUTCOMES = ("reached", "no_answer", "wrong_number", "not_needed")
+MAX_CALLBACK_ATTEMPTS = 3
+#: A caller who hung up in the IVR within this many seconds of being answered misdialled (the
+#: greeting's first words, "您好，民生110", take about two): no call-back for them.
+MISDIAL_MAX_S = 3
+#: An IVR hang-up without a caller ID is still counted (figures), closed with this outcome: a
+#: duty officer can do nothing with it. (An abandoned emergency without a number stays open:
+#: someone must decide, and may still trace it.)
+NO_NUMBER = "no_number"
+#: A caller who hung up in the IVR: after abandoned emergencies (0) and the desk's callers (1).
+IVR_PRIORITY = 2
+_FRONT_DOOR = "/voice/incoming"
+
+
+class CallbackError(ValueError):
+    """A call-back task cannot be changed so; the message says why."""
+
+
+def callback_priority(route: str | None) -> int:
+    """0 for an abandoned emergency, 1 for a caller who wanted the desk."""
+    return 1 if route == DESK else 0
+
+
+def abandoned_bridge_records(
+    *,
+    call_sid: str,
+    route: str,
+    language: str,
+    caller: str | None,
+    at: str,
+    detail: str,
+) -> list[tuple[str, dict[str, Any]]]:
+    """The alert and the call-back task for a caller who hung up while phones rang."""
+    priority = callback_priority(route)
+    who = mask(caller) if caller else "number withheld"
+    return [
+        (
+            "alert",
+            {
+                "call_sid": call_sid,
+                "priority": priority,
+                "kind": ABANDONED,
+                "message": f"{route}: the caller ({who}) hung up {detail}; call back",
+                "at": at,
+            },
+        ),
+        (
+            "callback",
+            {
+                "call_sid": call_sid,
+                "kind": m.CallbackKind.ABANDONED_BRIDGE.value,
+                "priority": priority,
+                "caller_number": caller,
+                "route": route,
+                "language": language[:8],
+                "at": at,
+            },
+        ),
+    ]
+
+
+def unanswered_bridge_records(
+    *, call_sid: str, route: str, language: str, caller: str | None, at: str, steps: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """The alert and the call-back task when every dial step failed (the caller is asked for a
+    message and promised a call-back, so the call-back must be someone's task)."""
+    priority = callback_priority(route)
+    return [
+        (
+            "alert",
+            {
+                "call_sid": call_sid,
+                "priority": priority,
+                "kind": "unanswered",
+                "message": f"{route}: nobody took the call after {steps} dial steps",
+                "at": at,
+            },
+        ),
+        (
+            "callback",
+            {
+                "call_sid": call_sid,
+                "kind": m.CallbackKind.UNANSWERED.value,
+                "priority": priority,
+                "caller_number": caller,
+                "route": route,
+                "language": language[:8],
+                "at": at,
+            },
+        ),
+    ]
+
+
+def open_callback(session: Session, record: dict[str, Any]) -> None:
+    """Create a call's call-back task (one per call: a retry or replay changes nothing)."""
+    closed = record.get("outcome") is not None
+    insert_if_missing(
+        session,
+        m.CallbackTask,
+        {
+            "call_sid": record["call_sid"],
+            "kind": m.CallbackKind(record["kind"]),
+            "priority": record["priority"],
+            "caller_number": record.get("caller_number"),
+            "route": record.get("route"),
+            "language": record.get("language") or "zh",
+            "created_at": parse_time(record["at"]),
+            "outcome": record.get("outcome"),
+            "closed_at": parse_time(record["at"]) if closed else None,
+            "note": "",
+            "attempts": 0,
+        },
+        unique="call_sid",
+    )
+
+
+_ATTEMPTS = cast(Table, m.BridgeAttempt.__table__)
+#: The call is over: every attempt still open is closed, `abandoned` unless an officer accepted.
+_CLOSE_OPEN_ATTEMPTS = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.call_sid == bindparam("w_call_sid"), _ATTEMPTS.c.ended_at.is_(None))
+    .values(
+        ended_at=bindparam("w_now", type_=_ATTEMPTS.c.ended_at.type),
+        outcome=case(
+            (_ATTEMPTS.c.accepted_at.is_(None), literal(ABANDONED)), else_=literal("connected")
+        ),
+    )
+    .returning(_ATTEMPTS.c.route, _ATTEMPTS.c.outcome)
+)
+
+
+@functools.cache
+def _abandoned_ivr(dialect: str) -> Any:
+    """INSERT the IVR hang-up's task unless the call was served (built once per dialect).
+
+    Served: a case opened from the call, any bridge attempt (a person was rung: an abandoned
+    bridge is the Dial action's business), or the progress look-up reached. Only calls that
+    reached the front door count (not the units' report-back line), only `completed` ones that
+    lasted longer than a misdial.
+    """
+    from calls.models import Call, CallDirection, CallEvent, CallStatus
+    from cases.models import Case
+    from ivr.models import IvrSession
+
+    calls = cast(Table, Call.__table__)
+    tasks = cast(Table, m.CallbackTask.__table__)
+    sid = bindparam("call_sid", type_=String())
+    now = bindparam("now", type_=tasks.c.created_at.type)
+    withheld = calls.c.from_number.is_(None)
+    served = or_(
+        exists().where(Case.call_sid == sid),
+        exists().where(m.BridgeAttempt.call_sid == sid),
+        exists().where(IvrSession.call_sid == sid, IvrSession.branch == "status"),
+    )
+    rows = select(
+        calls.c.call_sid,
+        literal(m.CallbackKind.ABANDONED_IVR.value, type_=tasks.c.kind.type),
+        literal(IVR_PRIORITY),
+        calls.c.from_number,
+        func.substr(func.coalesce(calls.c.language, "zh"), 1, 8),
+        now,
+        case((withheld, literal(NO_NUMBER)), else_=null()),
+        case((withheld, now), else_=null()),
+        literal(""),
+        literal(0),
+    ).where(
+        calls.c.call_sid == sid,
+        calls.c.direction == literal(CallDirection.INBOUND.value),
+        calls.c.parent_call_sid.is_(None),
+        calls.c.status == literal(CallStatus.COMPLETED.value),
+        or_(calls.c.duration_s.is_(None), calls.c.duration_s > MISDIAL_MAX_S),
+        exists().where(CallEvent.call_sid == sid, CallEvent.route == _FRONT_DOOR),
+        ~served,
+    )
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    columns = [
+        "call_sid",
+        "kind",
+        "priority",
+        "caller_number",
+        "language",
+        "created_at",
+        "outcome",
+        "closed_at",
+        "note",
+        "attempts",
+    ]
+    return (
+        insert(tasks).from_select(columns, rows).on_conflict_do_nothing(index_elements=["call_sid"])
+    )
+
+
+def call_ended(session: Session, record: dict[str, Any]) -> None:
+    """The final status of an inbound call: close what it left open, note who went unserved.
+
+    Two statements, built once: the call's open bridge attempts are closed (`abandoned` if
+    nobody accepted — then, should the Dial action never come, its alert and task are raised
+    here), and a caller who hung up in the IVR unserved gets a task. Idempotent: a second
+    delivery finds nothing open and the task already there.
+    """
+    call_sid, now = record["call_sid"], parse_time(record["at"])
+    closed = session.execute(_CLOSE_OPEN_ATTEMPTS, {"w_call_sid": call_sid, "w_now": now}).all()
+    abandoned = [route for route, outcome in closed if outcome == ABANDONED]
+    if abandoned:
+        from calls.models import Call
+
+        caller = session.execute(
+            select(Call.from_number, Call.language).where(Call.call_sid == call_sid)
+        ).first()
+        for kind, values in abandoned_bridge_records(
+            call_sid=call_sid,
+            route=abandoned[0],
+            language=(caller.language if caller else None) or "zh",
+            caller=caller.from_number if caller else None,
+            at=now.isoformat(),
+            detail="before any officer accepted (seen when the call ended)",
+        ):
+            (raise_alert if kind == "alert" else open_callback)(session, values)
+    dialect = session.get_bind().dialect.name
+    session.execute(_abandoned_ivr(dialect), {"call_sid": call_sid, "now": now})
+
+
+#: Open tasks, most urgent first, then oldest first.
+_OPEN_TASKS = (
+    select(m.CallbackTask)
+    .where(m.CallbackTask.closed_at.is_(None))
+    .order_by(m.CallbackTask.priority, m.CallbackTask.created_at, m.CallbackTask.id)
+)
+
+
+def open_callbacks(session: Session, limit: int = 200) -> list[m.CallbackTask]:
+    """Open call-back tasks by priority, then age."""
+    return list(session.scalars(_OPEN_TASKS.limit(limit)))
+
+
+def closed_callbacks(session: Session, limit: int = 20) -> list[m.CallbackTask]:
+    """The most recently closed call-back tasks."""
+    return list(
+        session.scalars(
+            select(m.CallbackTask)
+            .where(m.CallbackTask.closed_at.is_not(None))
+            .order_by(m.CallbackTask.closed_at.desc(), m.CallbackTask.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def open_callback_count(session: Session, priority: int = 0) -> int:
+    """How many open tasks there are at `priority` (0: abandoned emergencies)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(m.CallbackTask)
+        .where(m.CallbackTask.closed_at.is_(None), m.CallbackTask.priority == priority)
+    )
+    return int(count or 0)
+
+
+def _open_task(session: Session, task_id: int) -> m.CallbackTask:
+    task = session.scalar(
+        select(m.CallbackTask)
+        .where(m.CallbackTask.id == task_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if task is None:
+        raise CallbackError(f"no call-back task {task_id}")
+    if task.closed_at is not None:
+        raise CallbackError(f"call-back task {task_id} is closed ({task.outcome})")
+    return task
+
+
+def claim_callback(
+    session: Session, task_id: int, who: str, now: dt.datetime | None = None
+) -> m.CallbackTask:
+    """`who` takes the task (我来回拨); refused if someone else already has it."""
+    task = _open_task(session, task_id)
+    if task.claimed_by and task.claimed_by != who:
+        raise CallbackError(f"call-back task {task_id} is already taken by {task.claimed_by}")
+    if not task.claimed_by:
+        task.claimed_by, task.claimed_at = who[:64], now or utcnow()
+    session.flush()
+    return task
+
+
+def record_callback(
+    session: Session,
+    task_id: int,
+    outcome: str,
+    *,
+    who: str,
+    note: str = "",
+    now: dt.datetime | None = None,
+) -> m.CallbackTask:
+    """Record one call-back: it closes the task, except a no-answer before the last attempt."""
+    if outcome not in CALLBACK_OUTCOMES:
+        raise CallbackError(f"outcome: must be one of {', '.join(CALLBACK_OUTCOMES)}")
+    now = now or utcnow()
+    task = _open_task(session, task_id)
+    task.attempts += 1
+    if not task.claimed_by:
+        task.claimed_by, task.claimed_at = who[:64], now
+    said = f" — {note.strip()}" if note.strip() else ""
+    line = f"{now.astimezone(dt.UTC):%Y-%m-%d %H:%M}Z {who}: {outcome}{said}"
+    task.note = (f"{task.note}\n{line}" if task.note else line)[-500:]
+    if outcome != "no_answer" or task.attempts >= MAX_CALLBACK_ATTEMPTS:
+        task.outcome, task.closed_at = outcome, now
+    session.flush()
+    return task
+
+
+# ---------------------------------------------------------------- how bridged calls ended
+
+
+@dataclasses.dataclass(frozen=True)
+class BridgeCounts:
+    """Bridged calls by how they ended: each call counted once, by its best outcome."""
+
+    answered: int = 0
+    #: The caller hung up while phones rang, before any officer accepted.
+    abandoned: int = 0
+    #: Every step rang out (or failed) with the caller still on the line.
+    unanswered: int = 0
+    #: Still ringing (the call has not ended).
+    ringing: int = 0
+
+    @property
+    def ended(self) -> int:
+        return self.answered + self.abandoned + self.unanswered
+
+    @property
+    def abandon_rate(self) -> float | None:
+        """Abandoned calls over bridged calls that ended; None without any."""
+        return self.abandoned / self.ended if self.ended else None
+
+    def __add__(self, other: BridgeCounts) -> BridgeCounts:
+        return BridgeCounts(
+            self.answered + other.answered,
+            self.abandoned + other.abandoned,
+            self.unanswered + other.unanswered,
+            self.ringing + other.ringing,
+        )
+
+
+def bridge_outcomes(
+    session: Session, since: dt.datetime, until: dt.datetime | None = None
+) -> dict[str, BridgeCounts]:
+    """Per route, the calls bridged in [since, until): answered, abandoned, unanswered, ringing.
+
+    An abandoned call is neither answered nor "nobody answered": it gets its own count.
+    """
+    a = m.BridgeAttempt
+    period = [a.started_at >= since] + ([a.started_at < until] if until is not None else [])
+    per_call = (
+        select(
+            func.min(a.route).label("route"),
+            func.count(a.accepted_at).label("accepted"),
+            func.sum(case((a.outcome == ABANDONED, 1), else_=0)).label("abandoned"),
+            func.sum(case((a.ended_at.is_(None), 1), else_=0)).label("open"),
+        )
+        .where(*period)
+        .group_by(a.call_sid)
+        .subquery()
+    )
+    none_accepted = per_call.c.accepted == 0
+    rows = session.execute(
+        select(
+            per_call.c.route,
+            func.sum(case((per_call.c.accepted > 0, 1), else_=0)),
+            func.sum(case((and_(none_accepted, per_call.c.abandoned > 0), 1), else_=0)),
+            func.sum(
+                case(
+                    (
+                        and_(none_accepted, per_call.c.abandoned == 0, per_call.c.open == 0),
+                        1,
+                    ),
+                    else_=0,
+                )
+            ),
+            func.count(),
+        ).group_by(per_call.c.route)
+    ).all()
+    result = {}
+    for route, answered, abandoned, unanswered, total in rows:
+        answered, abandoned, unanswered = int(answered), int(abandoned), int(unanswered)
+        result[route] = BridgeCounts(
+            answered, abandoned, unanswered, int(total) - answered - abandoned - unanswered
+        )
+    return result

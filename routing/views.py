@@ -14,10 +14,11 @@ from flask import Blueprint, Flask, Response, abort, current_app, request
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from calls.models import CallStatus
 from core import db, webhooks
 from core.db import UNREACHABLE
 from core.phone import caller_e164
-from routing import bridge, durable
+from routing import bridge, durable, store
 from routing.bridge import DESK, Bridge
 from routing.cache import RosterCache
 from routing.models import BridgeAttempt
@@ -35,6 +36,9 @@ def init_app(app: Flask) -> None:
         db.database(app), settings.spool_dir / "roster-snapshot.yaml", settings.default_region
     )
     app.register_blueprint(bp)
+    from routing.cli import callbacks_cli
+
+    app.cli.add_command(callbacks_cli)
 
 
 def roster_cache() -> RosterCache:
@@ -68,7 +72,12 @@ def start(response: VoiceResponse, call_sid: str, route: str, language: str) -> 
 
 @bp.post("/route/dialed")
 def dialed() -> Response:
-    """A <Dial> step ended: done if a person took the call, else the next step."""
+    """A <Dial> step ended: done if a person took the call, else the next step.
+
+    If the caller hung up while the phones rang (their leg is over, nobody accepted), nothing
+    more is dialled: the attempt is closed `abandoned`, an alert and a call-back task are
+    raised, and a plain <Hangup/> answers (Twilio ignores it: nobody is left on the line).
+    """
     b, index = _bridge_from_query(), _int_arg("step", 100)
     report, params = durable.call_report(), webhooks.params()
     steps = steps_for(b)
@@ -80,37 +89,46 @@ def dialed() -> Response:
         lambda: _accepted(report.call_sid, index),
         screened=screened,
     )
-    records = [
-        ("call", durable.webhook_record(call=True)),
+    abandoned = caller_hung_up(report.status, connected=connected)
+    records: list[tuple[str, dict[str, Any]]] = [("call", durable.webhook_record(call=True))]
+    at = db.utcnow().isoformat()
+    records += [
         (
             "dial_result",
             {
                 "call_sid": report.call_sid,
                 "step": index,
-                "outcome": "connected" if connected else (status or "failed")[:16],
+                "outcome": dial_outcome(status, connected=connected, abandoned=abandoned),
                 "dial_call_sid": params.get("DialCallSid", "")[:34] or None,
                 "duration_s": _seconds(params.get("DialCallDuration")),
-                "at": db.utcnow().isoformat(),
+                "at": at,
             },
         ),
     ]
-    if not connected:
+    if abandoned:
+        records += store.abandoned_bridge_records(
+            call_sid=report.call_sid,
+            route=b.route,
+            language=b.language,
+            caller=_caller(),
+            at=at,
+            detail=f"while dial step {index + 1} of {len(steps)} rang",
+        )
+    elif not connected:
         if index + 1 < len(steps):
             records.append(_dial_record(report.call_sid, b, steps, index + 1))
         else:
-            records.append(
-                (
-                    "alert",
-                    {
-                        "call_sid": report.call_sid,
-                        "priority": 1 if b.route == DESK else 0,
-                        "kind": "unanswered",
-                        "message": f"{b.route}: nobody took the call after {len(steps)} dial steps",
-                        "at": db.utcnow().isoformat(),
-                    },
-                )
+            records += store.unanswered_bridge_records(
+                call_sid=report.call_sid,
+                route=b.route,
+                language=b.language,
+                caller=_caller(),
+                at=at,
+                steps=len(steps),
             )
     durable.persist(*records)  # one transaction (or the spool)
+    if abandoned:
+        return webhooks.twiml(hang_up())
     if index >= len(steps) and not connected:  # the roster changed under a running bridge
         return webhooks.twiml(bridge.leave_message(webhooks.settings(), b, caller=_caller()))
     return webhooks.twiml(
@@ -118,6 +136,32 @@ def dialed() -> Response:
             webhooks.settings(), b, steps, index, connected=connected, caller=_caller()
         )
     )
+
+
+def caller_hung_up(call_status: CallStatus, *, connected: bool) -> bool:
+    """Did the caller abandon the bridge: their own leg over, and no officer took the call?
+
+    Only a final status counts (completed, busy, failed, no-answer, canceled): a status we
+    do not expect here (queued, say) keeps the caller on the line and the next tier ringing,
+    since hanging up on a caller who is still there is the worse mistake.
+    """
+    return call_status.is_final and not connected
+
+
+def dial_outcome(dial_status: str, *, connected: bool, abandoned: bool) -> str:
+    """What a bridge attempt is closed with: connected, abandoned, or Twilio's DialCallStatus."""
+    if connected:
+        return "connected"
+    if abandoned:
+        return store.ABANDONED
+    return (dial_status or "failed")[:16]
+
+
+def hang_up() -> VoiceResponse:
+    """`<Response><Hangup/></Response>`: the answer when nobody is left on the line."""
+    response = VoiceResponse()
+    response.hangup()
+    return response
 
 
 @bp.post("/route/screen")

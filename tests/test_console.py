@@ -4,6 +4,7 @@ actions, the roster and the figures. (tests/test_console_browser.py drives it in
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import yaml
 from flask import Flask
@@ -18,6 +19,7 @@ from config.settings import CONFIG_DIR, Settings
 from console.models import Role, StaffUser
 from core.db import utcnow
 from routing import store
+from routing.models import CallbackTask
 from routing.roster import load_roster
 from tests.staff import PASSWORD, add_user, csrf_of, login, open_case
 from tests.support import TwilioSigner, call_params, gather_of, path_of, twiml
@@ -228,3 +230,100 @@ def test_a_password_change_ends_other_sessions(
     user.session_version += 1  # what `hotline users passwd` does
     db_session.commit()
     assert client.get("/console/cases").status_code == 302
+
+
+def _callback_task(db_session: Session, **values: object) -> CallbackTask:
+    """A call-back task as the webhooks create it (tests/test_abandoned.py drives those)."""
+    call_sid = "CA" + uuid.uuid4().hex
+    store.open_callback(
+        db_session,
+        {"call_sid": call_sid, "at": utcnow().isoformat(), "language": "zh", **values},
+    )
+    db_session.commit()
+    task = db_session.scalar(select(CallbackTask).where(CallbackTask.call_sid == call_sid))
+    assert task is not None
+    return task
+
+
+def test_the_callbacks_page_lists_tasks_by_priority_and_closing_one_works(
+    client: FlaskClient, db_session: Session
+) -> None:
+    ivr = _callback_task(
+        db_session, kind="abandoned_ivr", priority=2, caller_number="+8613800138001"
+    )
+    fire = _callback_task(
+        db_session,
+        kind="abandoned_bridge",
+        priority=0,
+        caller_number="+8613800138000",
+        route="fire",
+    )
+    add_user(db_session, "disp", Role.DISPATCHER)
+    login(client, "disp")
+
+    board = client.get("/console/board")
+    assert 'id="urgent-count">1<' in board.get_data(as_text=True), "nobody misses an emergency"
+    assert client.get("/console/board.json").get_json()["urgent_callbacks"] == 1
+    page = client.get("/console/callbacks").get_data(as_text=True)
+    assert 'href="tel:+8613800138000"' in page, "the full number, to dial back"
+    assert "呼救中途挂断" in page and "IVR中挂断" in page and "火警" in page
+    assert page.index(f'data-task="{fire.id}"') < page.index(f'data-task="{ivr.id}"')
+    assert 'id="nav-callbacks"' in page
+
+    token = csrf_of(client, "/console/callbacks")
+    assert client.post(f"/console/callbacks/{fire.id}/claim").status_code == 400, "CSRF"
+    claimed = client.post(f"/console/callbacks/{fire.id}/claim", data={"csrf": token})
+    assert claimed.status_code == 302
+    db_session.refresh(fire)
+    assert (fire.claimed_by, fire.claimed_at is not None) == ("console:disp", True)
+
+    outcome = f"/console/callbacks/{fire.id}/outcome"
+    client.post(outcome, data={"csrf": token, "outcome": "no_answer", "note": "关机"})
+    db_session.refresh(fire)
+    assert (fire.attempts, fire.closed_at, fire.outcome) == (1, None, None), "still open"
+    refused = client.post(outcome, data={"csrf": token, "outcome": "maybe"}, follow_redirects=True)
+    assert 'class="flash error"' in refused.get_data(as_text=True)
+    done = client.post(
+        outcome,
+        data={"csrf": token, "outcome": "reached", "note": "已派警"},
+        follow_redirects=True,
+    )
+    assert "✓" in done.get_data(as_text=True)
+    db_session.refresh(fire)
+    assert (fire.attempts, fire.outcome, fire.closed_at is not None) == (2, "reached", True)
+    assert "关机" in fire.note and "已派警" in fire.note
+    assert client.get("/console/board.json").get_json()["urgent_callbacks"] == 0
+    again = client.post(outcome, data={"csrf": token, "outcome": "reached"}, follow_redirects=True)
+    assert "is closed" in again.get_data(as_text=True)
+    assert (
+        client.post("/console/callbacks/99999999/outcome", data={"csrf": token}).status_code == 302
+    )
+    huge = client.post(f"/console/callbacks/{10**30}/claim", data={"csrf": token})
+    assert huge.status_code == 404, "never a 500 on a silly id"
+
+    for _ in range(3):  # no answer three times closes it
+        client.post(
+            f"/console/callbacks/{ivr.id}/outcome", data={"csrf": token, "outcome": "no_answer"}
+        )
+    db_session.refresh(ivr)
+    assert (ivr.attempts, ivr.outcome, ivr.closed_at is not None) == (3, "no_answer", True)
+
+
+def test_a_unit_contact_cannot_see_or_close_callback_tasks(
+    client: FlaskClient, db_session: Session
+) -> None:
+    task = _callback_task(
+        db_session, kind="abandoned_bridge", priority=0, caller_number="+8613800138000"
+    )
+    add_user(db_session, "city", Role.UNIT, unit="city_management")
+    login(client, "city")
+    assert client.get("/console/callbacks").status_code == 403
+    token = csrf_of(client, "/console/cases")
+    refused = client.post(
+        f"/console/callbacks/{task.id}/outcome", data={"csrf": token, "outcome": "not_needed"}
+    )
+    assert refused.status_code == 403
+    page = client.get("/console/cases").get_data(as_text=True)
+    assert "+8613800138000" not in page and 'id="nav-callbacks"' not in page
+    db_session.refresh(task)
+    assert task.closed_at is None

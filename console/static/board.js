@@ -49,6 +49,11 @@
         fill("recent", data.recent);
         document.getElementById("live-count").textContent = data.live.length;
         document.getElementById("clock").textContent = data.now;
+        var urgent = document.getElementById("urgent-callbacks");
+        if (urgent && typeof data.urgent_callbacks === "number") {
+          document.getElementById("urgent-count").textContent = data.urgent_callbacks;
+          urgent.hidden = data.urgent_callbacks === 0;
+        }
       })
       .catch(function () { /* the next tick tries again */ })
       .finally(function () { window.setTimeout(refresh, 3000); });
