@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from config.files import ConfigFileError, load_config_file, require_mapping
+from core import twiml_contract
 
 #: Where the IVR can hand a caller over; the code behind each lives in its own domain package.
 BRANCHES = ("emergency", "service", "desk", "status")
@@ -111,7 +112,7 @@ def parse_tree(raw: Any) -> Tree:
     speech = _mapping(doc.get("speech", {}), "speech")
     speech_model = speech.get("model")
     if speech_model is not None:
-        speech_model = _str(speech_model, "speech.model")
+        speech_model = _twiml_value(speech_model, "speech.model", "Gather", "speechModel")
     speech_timeout = str(speech.get("timeout", "auto"))
     if speech_timeout != "auto" and not (
         speech_timeout.isdigit() and 1 <= int(speech_timeout) <= 10
@@ -248,11 +249,28 @@ def _language(code: str, spec: Mapping[str, Any]) -> Language:
         raise TreeError(f"{where}.hints: must be a list of phrases")
     return Language(
         code=code,
-        say_language=_str(spec.get("say_language"), f"{where}.say_language"),
-        voice=_str(spec.get("voice"), f"{where}.voice"),
-        speech_language=_str(spec.get("speech_language"), f"{where}.speech_language"),
+        say_language=_twiml_value(
+            spec.get("say_language"), f"{where}.say_language", "Say", "language"
+        ),
+        voice=_twiml_value(spec.get("voice"), f"{where}.voice", "Say", "voice"),
+        speech_language=_twiml_value(
+            spec.get("speech_language"), f"{where}.speech_language", "Gather", "language"
+        ),
         hints=", ".join(hints),
     )
+
+
+def _twiml_value(value: Any, where: str, element: str, attribute: str) -> str:
+    """`value` as text that Twilio's TwiML definitions allow for `<element attribute>`.
+
+    Twilio doesn't refuse a wrong value when the call runs: it logs a warning and, for a
+    `<Gather language>`, the gather fails and the caller's speech is lost. So refuse it here.
+    """
+    text = _str(value, where)
+    problem = twiml_contract.check_value(element, attribute, text)
+    if problem:
+        raise TreeError(f"{where}: {problem}")
+    return text
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

@@ -3,24 +3,32 @@
 Each backend gets a fresh database (a SQLite file, or a PostgreSQL schema of its own) migrated
 to head once per session with Alembic; each test runs inside a transaction that is rolled back,
 the app's sessions joining it through savepoints. Under CI=true a missing PostgreSQL fails.
+
+Every TwiML document any Flask app answers during a test (the `app` fixture's, apps tests build
+themselves, the softphone's in-process transport) is checked against Twilio's TwiML definitions
+(core/twiml_contract.py); a test whose requests got TwiML Twilio would refuse or misread fails at
+teardown, naming the request and each violation. `twiml_violations` is that test's list.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
 
 import pytest
-from flask import Flask
+from flask import Flask, Response, request, request_finished
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app import create_app
 from config.settings import Environment, Settings
-from core import migrate
+from core import migrate, twiml_contract
 from core.db import database, make_engine
 from devtools.databases import scratch_database
 from tests.support import TwilioSigner
@@ -136,3 +144,78 @@ def db_session(app: Flask) -> Iterator[Session]:
     """A session on the test's transaction, to assert on what the app wrote."""
     with database(app).sessions() as session:
         yield session
+
+
+# --- every TwiML response is checked against Twilio's definitions ------------------------------
+
+#: Paths whose TwiML runs on the officer's leg of a bridge (`<Number url>`), where Twilio does not
+#: allow `<Dial>` (twilio.com/docs/voice/twiml/number).
+OFFICER_LEG_PATHS = frozenset({"/voice/route/screen", "/voice/route/accept"})
+#: Where Twilio's webhooks live: anything XML answered there must be TwiML.
+TWILIO_PATHS = "/voice/"
+_XML_MIMETYPES = frozenset({"text/xml", "application/xml"})
+
+#: (request, violations) seen since the current test began; requests can come from other threads
+#: (a live server), hence the lock.
+_twiml_found: list[tuple[str, list[str]]] = []
+_twiml_lock = threading.Lock()
+
+
+def _root_is_response(body: bytes) -> bool:
+    try:
+        return ElementTree.fromstring(body).tag == twiml_contract.ROOT_TAG  # noqa: S314 (our app's)
+    except ElementTree.ParseError:
+        return False
+
+
+def twiml_problems(path: str, response: Response) -> list[str]:
+    """The contract violations of a response's TwiML; empty when it is valid or not TwiML."""
+    if response.is_streamed or response.direct_passthrough:
+        return []  # files and streams: reading them here would consume them
+    body = response.get_data()
+    if response.mimetype not in _XML_MIMETYPES and not body.lstrip().startswith(b"<?xml"):
+        return []
+    # Other XML (Open311's GeoReport documents) is not TwiML; under /voice/ everything XML is.
+    if not path.startswith(TWILIO_PATHS) and not _root_is_response(body):
+        return []
+    return twiml_contract.violations(body, officer_leg=path in OFFICER_LEG_PATHS)
+
+
+def record_twiml(sender: Flask, response: Response, **extra: Any) -> None:
+    """`request_finished` receiver: keep the violations of the response for the current test."""
+    where = f"{request.method} {request.full_path.rstrip('?')}"
+    try:
+        problems = twiml_problems(request.path, response)
+    except Exception as exc:  # an exception here would become the app's own error
+        problems = [f"the TwiML check itself failed: {type(exc).__name__}: {exc}"]
+    if problems:
+        with _twiml_lock:
+            _twiml_found.append((where, problems))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every app of the session, whoever builds it: the signal is connected without a sender.
+    request_finished.connect(record_twiml, weak=False)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    request_finished.disconnect(record_twiml)
+
+
+@pytest.fixture(autouse=True)
+def twiml_violations() -> Iterator[list[tuple[str, list[str]]]]:
+    """The TwiML violations of this test's requests; any left at teardown fail the test."""
+    with _twiml_lock:
+        _twiml_found.clear()
+    yield _twiml_found
+    with _twiml_lock:
+        found = list(_twiml_found)
+        _twiml_found.clear()
+    if found:
+        report = "\n".join(
+            f"  {where}\n" + "\n".join(f"    - {problem}" for problem in problems)
+            for where, problems in found
+        )
+        pytest.fail(
+            f"TwiML that breaks Twilio's contract (core/twiml_spec/):\n{report}", pytrace=False
+        )

@@ -1,7 +1,7 @@
 """Stoplight Prism serving Twilio's OpenAPI spec: the REST API contract the tests run against.
 
-The spec lives outside the repository, in `shared/twilio/` beside the repository root (CI puts a
-copy of `shared/` beside its clone); TWILIO_OPENAPI_SPEC overrides the path. Prism comes from
+The spec is vendored in `devtools/twilio_oai/` (its SOURCE.md says from where and when);
+TWILIO_OPENAPI_SPEC overrides the path. Prism comes from
 `npm ci` (package-lock.json, run by `make install`). Prism runs with `--errors`, so a request that
 violates the spec is answered with an error status (422, or 401 without credentials) instead of a
 mock response. Prism reads a copy of the spec in which form-encoded array parameters also accept
@@ -54,7 +54,7 @@ def _problem() -> str | None:
     if not spec.is_file() and os.environ.get(SPEC_ENV):
         return f"{SPEC_ENV}={spec} is not a file"
     if not spec.is_file():
-        return f"Twilio's OpenAPI spec is not at {spec} (shared/ beside the repository)"
+        return f"Twilio's OpenAPI spec is not at {spec} (vendored in devtools/twilio_oai/)"
     if shutil.which("node") is None:
         return "node is not installed (Prism needs Node.js >= 20)"
     if not PRISM_BIN.exists():

@@ -14,6 +14,7 @@ import yaml
 
 from app import create_app
 from config.settings import CONFIG_DIR
+from core.twiml_contract import allowed_values, check_value
 from ivr.tree import TreeError, load_tree, parse_tree
 from tests.conftest import make_settings
 
@@ -159,3 +160,79 @@ def test_the_cli_reports_a_bad_tree_as_a_configuration_error(tmp_path: Path) -> 
     assert result.returncode == 2, result.stderr
     assert "configuration error" in result.stderr
     assert "languages: at least one language is required" in result.stderr
+
+
+def test_the_shipped_languages_are_values_twilio_defines() -> None:
+    tree = load_tree(CONFIG_DIR / "ivr.yaml")
+
+    assert tree.languages["zh"].speech_language == "cmn-Hans-CN"
+    for language in tree.languages.values():
+        assert check_value("Say", "language", language.say_language) is None
+        assert check_value("Say", "voice", language.voice) is None
+        assert check_value("Gather", "language", language.speech_language) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        pytest.param(
+            "languages.zh.speech_language",
+            "zh-CN",
+            "languages.zh.speech_language: 'zh-CN' is not a <Gather language> Twilio defines",
+            id="speech-language-is-a-say-value",
+        ),
+        pytest.param(
+            "languages.zh.say_language",
+            "cmn-Hans-CN",
+            "languages.zh.say_language: 'cmn-Hans-CN' is not a <Say language> Twilio defines",
+            id="say-language-is-a-gather-value",
+        ),
+        pytest.param(
+            "languages.en.voice",
+            "Polly.Joana",
+            "languages.en.voice: 'Polly.Joana' is not a <Say voice> Twilio defines",
+            id="misspelt-voice",
+        ),
+    ],
+)
+def test_a_language_twilio_does_not_define_is_rejected(path: str, value: str, message: str) -> None:
+    doc = copy.deepcopy(DEFAULT)
+    _set(path, value)(doc)
+
+    with pytest.raises(TreeError) as info:
+        parse_tree(doc)
+
+    assert str(info.value).startswith(message)
+
+
+def test_the_error_names_the_file_and_what_twilio_would_take(tmp_path: Path) -> None:
+    doc = copy.deepcopy(DEFAULT)
+    doc["languages"]["zh"]["speech_language"] = "zh-CN"
+    path = tmp_path / "ivr.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+
+    with pytest.raises(TreeError) as info:
+        load_tree(path)
+
+    assert str(info.value).startswith(f"{path}: languages.zh.speech_language: 'zh-CN' is not")
+    assert "cmn-Hans-CN" in str(info.value) and "zh-TW" in str(info.value)
+
+
+def test_the_app_refuses_to_start_with_a_gather_language_twilio_lacks(tmp_path: Path) -> None:
+    doc = copy.deepcopy(DEFAULT)
+    doc["languages"]["zh"]["speech_language"] = "zh-CN"
+    path = tmp_path / "ivr.yaml"
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    settings = make_settings(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, ivr_file=path)
+
+    with pytest.raises(TreeError, match="speech_language: 'zh-CN' is not a <Gather language>"):
+        create_app(settings)
+
+
+def test_a_free_text_speech_model_is_not_checked_against_a_list() -> None:
+    # The definitions type speechModel as a string; Twilio's docs list models that change.
+    doc = copy.deepcopy(DEFAULT)
+    doc["speech"].update(model="experimental_conversations", timeout=2)
+
+    assert parse_tree(doc).speech_model == "experimental_conversations"
+    assert allowed_values("Gather", "speechModel") is None

@@ -8,6 +8,7 @@ accepted here although Twilio refuses it, so those rules stay the job of our own
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from config.settings import Settings
+from config.settings import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
 from core import sms, twilio_rest
 from tests.conftest import PUBLIC_BASE_URL, TEST_AUTH_TOKEN, make_settings
 from tests.prism import prism_fixture, widen_form_arrays  # noqa: F401 (`prism` fixture)
@@ -133,3 +134,77 @@ def test_only_form_arrays_are_widened_for_prism() -> None:
         "MediaUrl": {"anyOf": [{"type": "array", "items": item}, item]},
         "To": item,
     }
+
+
+REAL_SID = "AC" + "fedcba9876543210" * 2
+REAL_TOKEN = "a-real-looking-auth-token-0123"
+PLACEHOLDERS = {"twilio_account_sid": DEV_ACCOUNT_SID, "twilio_auth_token": DEV_AUTH_TOKEN}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        pytest.param({}, False, id="development-placeholders"),
+        pytest.param({"twilio_auth_token": REAL_TOKEN}, True, id="a-token-of-its-own"),
+        pytest.param({"twilio_account_sid": REAL_SID}, True, id="an-account-of-its-own"),
+        pytest.param(
+            {"twilio_account_sid": REAL_SID, "twilio_auth_token": REAL_TOKEN}, True, id="real"
+        ),
+        pytest.param({"twilio_api_base_url": "http://127.0.0.1:4010"}, True, id="mock-url"),
+    ],
+)
+def test_configured_needs_a_base_url_or_credentials(
+    tmp_path: Path, overrides: dict[str, Any], expected: bool
+) -> None:
+    settings = make_settings("sqlite:///unused.db", tmp_path, **{**PLACEHOLDERS, **overrides})
+
+    assert twilio_rest.configured(settings) is expected
+
+
+def test_the_test_suites_settings_count_as_configured(tmp_path: Path) -> None:
+    # The suite's settings carry a test token: jobs that text or call are queued in tests.
+    assert twilio_rest.configured(make_settings("sqlite:///unused.db", tmp_path))
+
+
+def test_client_refuses_the_development_placeholders(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[object] = []
+    monkeypatch.setattr(twilio_rest, "Client", lambda *a, **k: built.append(a))
+    settings = make_settings("sqlite:///unused.db", tmp_path, **PLACEHOLDERS)
+
+    with (
+        caplog.at_level(logging.WARNING, logger="core.twilio_rest"),
+        pytest.raises(twilio_rest.TwilioNotConfigured) as error,
+    ):
+        twilio_rest.client(settings)
+
+    assert isinstance(error.value, RuntimeError)
+    assert str(error.value) == (
+        "Twilio REST is not configured: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN are the development "
+        "placeholders and TWILIO_API_BASE_URL is unset (make run starts a local mock)"
+    )
+    warnings = [r for r in caplog.records if r.name == "core.twilio_rest"]
+    assert [(r.levelno, r.getMessage()) for r in warnings] == [(logging.WARNING, str(error.value))]
+    assert built == [], "no client was even built"
+
+
+def test_the_placeholders_with_a_base_url_go_to_that_url(tmp_path: Path) -> None:
+    settings = make_settings(
+        "sqlite:///unused.db",
+        tmp_path,
+        **PLACEHOLDERS,
+        twilio_api_base_url="http://127.0.0.1:4010/",
+    )
+
+    assert twilio_rest.client(settings).api.base_url == "http://127.0.0.1:4010"
+
+
+def test_client_with_credentials_goes_to_twilio(tmp_path: Path) -> None:
+    settings = make_settings(
+        "sqlite:///unused.db", tmp_path, twilio_account_sid=REAL_SID, twilio_auth_token=REAL_TOKEN
+    )
+
+    client = twilio_rest.client(settings)
+
+    assert (client.username, client.api.base_url) == (REAL_SID, "https://api.twilio.com")
