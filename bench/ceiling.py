@@ -33,7 +33,7 @@ def create_app() -> Flask:
             timeout=5,
             num_digits=1,
             speech_timeout="auto",
-            language="zh-CN",
+            language="cmn-Hans-CN",
             action_on_empty_result=True,
             barge_in=True,
         )

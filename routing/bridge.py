@@ -12,13 +12,14 @@ box cannot, so it is hung up on and the next tier rings.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from urllib.parse import urlencode
 
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.settings import Settings
-from core import dialing
+from core import dialing, twiml_contract
 from core.voice import ZH, say
 from routing.roster import DialStep
 
@@ -124,7 +125,7 @@ def dial(
         method="POST",
         timeout=step.ring_seconds,
         caller_id=dialing.caller_id(settings, caller),
-        ring_tone=settings.default_region.lower(),
+        ring_tone=ring_tone(settings.default_region),
         **recording,
     )
     screened = is_screened(settings, bridge, step)
@@ -132,6 +133,13 @@ def dial(
         whisper = url(settings, "/voice/route/screen", bridge, step=index, officer=officer)
         dialing.ring(verb, phone, settings, url=whisper if screened else None)
     return response
+
+
+@functools.lru_cache(maxsize=8)
+def ring_tone(region: str) -> str | None:
+    """The caller's ringback for `region`, if Twilio defines one (else Twilio's default)."""
+    tone = {"GB": "uk"}.get(region, region.lower())
+    return tone if twiml_contract.check_value("Dial", "ringTone", tone) is None else None
 
 
 def is_screened(settings: Settings, bridge: Bridge, step: DialStep) -> bool:
