@@ -27,7 +27,13 @@ from routing import durable
 log = logging.getLogger("hotline")
 
 #: Twilio callbacks with no caller on the line: an error there is a 503, not TwiML.
-CALLBACK_ROUTES = ("/voice/status", "/voice/recording-status", "/voice/survey/status")
+CALLBACK_ROUTES = (
+    "/voice/status",
+    "/voice/recording-status",
+    "/voice/survey/status",
+    "/voice/survey/amd",
+    "/voice/sms-status",
+)
 #: The survey call: the callee is not calling us, so an error ends it politely (no transfer).
 SURVEY_ROUTES = "/voice/survey/"
 STATIC_APOLOGY = (
@@ -73,6 +79,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from calls.views import bp as calls_bp
     from cases import views as cases_views
     from cases.cli import cases_cli
+    from core import sms_views
     from ivr import views as ivr_views
     from providers.cli import providers_cli
     from recordings.views import bp as recordings_bp
@@ -90,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     surveys.init_app(app)
     app.register_blueprint(calls_bp)
     app.register_blueprint(recordings_bp)
+    app.register_blueprint(sms_views.bp)
     from api import v1 as api_v1
     from console import views as console_views
     from open311 import views as open311_views

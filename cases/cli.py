@@ -17,7 +17,7 @@ from cases import service, supervision
 from cases.models import Case
 from cases.units import hash_pin, units_for_app
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
-from core import db
+from core import db, sms
 from core.webhooks import settings
 from providers.service import refusal
 
@@ -97,6 +97,17 @@ def show(number: str) -> None:
         if event.note:
             line += f"  “{event.note}”"
         lines.append(line)
+    texts = sms.messages_of_case(session, case.number)
+    if texts:
+        lines.append("texts:")
+    for text in texts:
+        # What became of each text (Twilio's delivery report), so nobody assumes it arrived.
+        problem = f"  {text.error}" if text.error else ""
+        code = f" (error {text.error_code})" if text.error_code else ""
+        lines.append(
+            f"  {_local(text.created_at)}  {text.key.partition(':')[0]:<15} to {text.to_number:<16}"
+            f" {text.status}{code}{problem}"
+        )
     click.echo("\n".join(lines))
 
 

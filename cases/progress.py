@@ -13,7 +13,7 @@ from cases.capture import spoken_number
 from cases.models import Case
 from cases.service import CaseNotFound, get_case
 from cases.unitline import case_number
-from cases.workflow import OPEN_STATES_ORDERED, CaseState
+from cases.workflow import OPEN_STATES, OPEN_STATES_ORDERED, CaseState
 from config.settings import Settings
 from core import db, webhooks
 from core.voice import say
@@ -49,11 +49,33 @@ _OPEN_CASE_OF = (
 )
 
 
+#: Key 8 for a caller without an open case: their newest case of any state.
+_NEWEST_CASE_OF = (
+    select(Case)
+    .where(Case.caller_number == bindparam("caller"))
+    .order_by(Case.created_at.desc())
+    .limit(1)
+)
+
+
 def open_case_of(session: Session, caller: str | None) -> Case | None:
     """The caller's newest open case, if any."""
     if not caller:
         return None
     return session.scalars(_OPEN_CASE_OF, {"caller": caller}).first()
+
+
+def case_of(session: Session, caller: str | None) -> Case | None:
+    """The case key 8 tells a caller about: their newest open one, else their newest one.
+
+    A caller told at intake to press 8 hears their case even once it is resolved or closed.
+    """
+    if not caller:
+        return None
+    return (
+        open_case_of(session, caller)
+        or session.scalars(_NEWEST_CASE_OF, {"caller": caller}).first()
+    )
 
 
 def notice(case: Case, language: str) -> Line:
@@ -67,22 +89,23 @@ def notice(case: Case, language: str) -> Line:
 
 def _status(response: VoiceResponse, case: Case, language: str, settings: Settings) -> None:
     zh_state, en_state = _STATE[case.state]
-    due = case.due_at.astimezone(settings.tz)
     number = spoken_number(case.number, language)
-    say(
-        response,
-        language,
-        {
+    if case.state not in OPEN_STATES:
+        # Resolved or closed: a deadline would only confuse.
+        texts = {"zh": f"工单{number}，{zh_state}。", "en": f"Case {number} is {en_state}."}
+    else:
+        due = case.due_at.astimezone(settings.tz)
+        texts = {
             "zh": f"工单{number}，{zh_state}，办理时限{due.month}月{due.day}日。",
             "en": f"Case {number} is {en_state}; due on {due:%B %d}.",
-        },
-    )
+        }
+    say(response, language, texts)
 
 
 def start(response: VoiceResponse, caller: str | None, language: str) -> VoiceResponse:
-    """From the front door (key 8): the caller's own open case, then any number keyed in."""
+    """From the front door (key 8): the caller's own case, then any number keyed in."""
     settings, session = webhooks.settings(), db.session()
-    mine = open_case_of(session, caller)
+    mine = case_of(session, caller)
     if mine is not None:
         _status(response, mine, language, settings)
     gather = response.gather(

@@ -17,9 +17,11 @@ from sqlalchemy import func, select
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
+from cases import capture
 from cases.models import UnitPinFailure
 from cases.service import CaseError, CaseNotFound, apply, get_case
 from cases.units import units_for_app
+from cases.views import to_the_desk
 from cases.workflow import CaseState
 from core import db, webhooks
 from core.db import utcnow
@@ -206,21 +208,57 @@ def act() -> Response:
         return _bye(response, "已接单，请按时办理并反馈。再见。")
     if digit == "2":
         session.commit()
-        response.say("请在提示音后说明办理结果，说完请按井号键。", **ZH)
-        response.record(
-            action=webhooks.settings().public_url(
-                f"/voice/units/result?case={number}&call={report.call_sid}"
-            ),
-            method="POST",
-            max_length=180,
-            finish_on_key="#",
-            play_beep=True,
-            trim="trim-silence",
-            recording_status_callback=webhooks.settings().public_url("/voice/recording-status"),
-        )
-        return webhooks.twiml(response)
+        return webhooks.twiml(_ask_for_result(number, report.call_sid, 0))
     session.commit()
     return _bye(response, "未收到有效选择。再见。")
+
+
+def _ask_for_result(number: str, call_sid: str, attempt: int) -> VoiceResponse:
+    """Record the result. An empty recording skips the action and runs the verbs after it: we
+    say so, ask once more, then put the contact through to the service desk."""
+    settings, response = webhooks.settings(), VoiceResponse()
+    response.say("请在提示音后说明办理结果，说完请按井号键。", **ZH)
+    response.record(
+        action=settings.public_url(f"/voice/units/result?case={number}&call={call_sid}"),
+        method="POST",
+        max_length=180,
+        timeout=capture.SILENCE_TIMEOUT_S,
+        finish_on_key="#",
+        play_beep=True,
+        trim="trim-silence",
+        recording_status_callback=settings.public_url("/voice/recording-status"),
+    )
+    response.say("我们没有听到您的声音。", **ZH)  # reached only when nothing was recorded
+    if attempt < capture.MAX_EMPTY_RECORDINGS - 1:
+        again = f"/voice/units/report?case={number}&call={call_sid}&try={attempt + 1}"
+        response.redirect(settings.public_url(again), method="POST")
+    else:
+        response.redirect(
+            settings.public_url(f"/voice/units/desk?case={number}&call={call_sid}"),
+            method="POST",
+        )
+    return response
+
+
+@bp.post("/report")
+def report_again() -> Response:
+    """The second chance after an empty recording of the result."""
+    number = _authorised_case()
+    report = accept_call_webhook()
+    db.session().commit()
+    raw = request.args.get("try", "")
+    attempt = int(raw) if raw in ("0", "1") else capture.MAX_EMPTY_RECORDINGS - 1
+    return webhooks.twiml(_ask_for_result(number, report.call_sid, attempt))
+
+
+@bp.post("/desk")
+def desk() -> Response:
+    """Twice nothing recorded: a person at the service desk takes the unit's result."""
+    number = _authorised_case()
+    report = accept_call_webhook()
+    db.session().commit()
+    log.info("unit line: no result recorded for %s; %s goes to the desk", number, report.call_sid)
+    return webhooks.twiml(to_the_desk(report.call_sid, "zh"))
 
 
 @bp.post("/result")

@@ -2,7 +2,10 @@
 
 One call makes at most one case (`create_case` is idempotent on the CallSid), however often
 Twilio delivers the webhook. With the database down, the request is spooled and becomes a case
-when it comes back; the caller is told they will be called back with the number.
+when it comes back; the caller is told how the number will reach them (a text, key 8).
+
+An empty recording never reaches the action: the caller hears so, gets one more try
+(`/cases/details?try=1`), and after a second empty one is put through to the service desk.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from core import db, sms, webhooks
 from core.db import utcnow
 from core.phone import caller_e164
 from ivr import service as ivr_service
+from ivr import twiml as ivr_twiml
 from ivr.classifier import Kind
 from providers.service import refusal
 from routing import durable
@@ -60,7 +64,11 @@ def _recording_sid() -> str | None:
 
 def _recorded_without_db() -> Response:
     report = durable.accept_call_durably()
-    language = _language()
+    language, settings = _language(), webhooks.settings()
+    if request.args.get("nothing"):
+        # Two empty recordings: nothing to spool; a person takes it (the desk works without
+        # the database).
+        return webhooks.twiml(to_the_desk(report.call_sid, language))
     durable.spool().write(
         INTAKE,
         {
@@ -69,12 +77,44 @@ def _recorded_without_db() -> Response:
             "language": language,
             "recording_sid": _recording_sid(),
             "at": utcnow().isoformat(),
-            "region": webhooks.settings().default_region,
+            "region": settings.default_region,
         },
     )
+    caller = caller_e164(report.from_raw, settings.default_region)
     response = VoiceResponse()
-    capture.say_later(response, language)
+    capture.say_later(
+        response, language, sms=sms.can_send(settings, caller), known_caller=caller is not None
+    )
     return webhooks.twiml(response)
+
+
+def to_the_desk(call_sid: str, language: str) -> VoiceResponse:
+    """Hand the caller to a person at the service desk, saying so (the IVR's desk prompt)."""
+    response = VoiceResponse()
+    tree = current_app.extensions["hotline.ivr"].tree
+    prompts = tree.branch_prompts["desk"]
+    ivr_twiml.say(response, tree, prompts.get(language) or prompts[tree.default_language])
+    return routing.start(response, call_sid, "desk", language)
+
+
+def _details_without_db() -> Response:
+    durable.accept_call_durably()
+    return webhooks.twiml(_details_again())
+
+
+@bp.post("/cases/details")
+@durable.unless_db_down(_details_without_db)
+def details() -> Response:
+    """The second chance after an empty recording: ask for the details again."""
+    accept_call_webhook()
+    db.session().commit()
+    return webhooks.twiml(_details_again())
+
+
+def _details_again() -> VoiceResponse:
+    raw = request.args.get("try", "")
+    attempt = int(raw) if raw in ("0", "1") else capture.MAX_EMPTY_RECORDINGS - 1
+    return capture.ask_for_details(VoiceResponse(), webhooks.settings(), _language(), attempt)
 
 
 @bp.post("/cases/recorded")
@@ -85,12 +125,12 @@ def recorded() -> Response:
     language, settings, session = _language(), webhooks.settings(), db.session()
     ivr = ivr_service.get(session, report.call_sid)
     transcript = " / ".join(u["text"] for u in ivr.utterances) if ivr else ""
-    recording_sid = None if request.args.get("nothing") else _recording_sid()
-    if recording_sid is None and not transcript:
-        # Nothing recorded and nothing said: a person takes it from here.
-        response = VoiceResponse()
+    nothing = bool(request.args.get("nothing"))
+    recording_sid = None if nothing else _recording_sid()
+    if nothing or (recording_sid is None and not transcript):
+        # Twice nothing recorded (or nothing recorded and nothing said): a person takes it.
         session.commit()
-        return webhooks.twiml(routing.start(response, report.call_sid, "desk", language))
+        return webhooks.twiml(to_the_desk(report.call_sid, language))
     category = "other"
     if ivr is not None and ivr.kind is Kind.SERVICE and ivr.category:
         category = ivr.category
@@ -138,6 +178,7 @@ def after_intake(session: Any, case: Case, language: str) -> bool:
         key=f"case-received:{case.number}",
         to=case.caller_number,
         body=capture.sms_text(case.number, language),
+        case_number=case.number,
     )
 
 

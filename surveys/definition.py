@@ -97,6 +97,9 @@ class Survey:
     calls_per_second: float
     ring_seconds: int
     opt_out_key: str
+    #: The longest a survey call may last (Twilio's TimeLimit): a machine our hang-up missed,
+    #: or a line left open, ends there.
+    time_limit_s: int
     questions: tuple[Question, ...]
 
     def question(self, index: int) -> Question | None:
@@ -144,6 +147,7 @@ def parse_survey(raw: Any) -> Survey:
         ),
         ring_seconds=int(_number(doc.get("ring_seconds", 25), "ring_seconds", 10, 60)),
         opt_out_key=opt_out,
+        time_limit_s=_whole(doc.get("time_limit_s", 300), "time_limit_s", 60, 3600),
         questions=questions,
     )
 
@@ -226,6 +230,13 @@ def _time(value: Any, where: str) -> dt.time:
         return dt.time.fromisoformat(str(value))
     except ValueError:
         raise SurveyError(f'{where}: expected a time like "09:00", got {value!r}') from None
+
+
+def _whole(value: Any, where: str, low: int, high: int) -> int:
+    """A whole number from `low` to `high` (Twilio wants integer seconds)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise SurveyError(f"{where}: must be whole seconds from {low} to {high}, got {value!r}")
+    return value
 
 
 def _number(value: Any, where: str, low: float, high: float) -> float:

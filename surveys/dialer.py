@@ -9,10 +9,17 @@ crash before Twilio answered leaves a `dialing` attempt that the sweep ends afte
 Twilio answering 429 or 5xx, or not answering at all, is retried by the job with backoff (the
 same attempt); any other refusal ends the attempt as failed. Machines, no answer, busy and
 failed calls are tried again, spread over the survey's window, then the survey is unreachable.
+
+Answering-machine detection runs in the background (AsyncAmd): the first question plays the
+moment the callee picks up (synchronous detection holds the line silent for up to 30 s, and
+people who said "喂" into silence hang up). When the detection callback says a machine, what it
+may have "answered" is dropped and a `survey.hangup` job ends the call through the REST API;
+the call's TimeLimit ends it anyway if that fails.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import math
@@ -21,10 +28,11 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
+from calls.service import ACCOUNT_SID_RE, CALL_SID_RE, BadWebhook
 from cases.models import Case
 from cases.service import stored_holidays
 from cases.workflow import CaseState
@@ -33,7 +41,7 @@ from core import jobs, pacer, twilio_rest
 from core.db import insert_if_missing
 from surveys import schedule
 from surveys.definition import Survey
-from surveys.models import CaseSurvey, SurveyAttempt, SurveyOutcome, SurveyState
+from surveys.models import CaseSurvey, SurveyAnswer, SurveyAttempt, SurveyOutcome, SurveyState
 from surveys.outcome import Context, finish
 from surveys.schedule import next_calling_time
 
@@ -50,7 +58,24 @@ STALE = dt.timedelta(hours=1)
 #: Tries of one attempt's dial job when Twilio answers 429/5xx or times out (backoff 30 s → 32 min).
 DIAL_TRIES = 8
 BATCH = 200
+#: How long a dial job waits before looking again whether Twilio has been configured.
+NOT_CONFIGURED_WAIT = dt.timedelta(minutes=10)
 FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
+#: Every CallStatus Twilio documents (an outbound call's callback can say `initiated`).
+CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", *FINAL)
+#: Twilio's AnsweredBy values (answering machine detection).
+ANSWERED_BY = (
+    "human",
+    "machine_start",
+    "machine_end_beep",
+    "machine_end_silence",
+    "machine_end_other",
+    "fax",
+    "unknown",
+)
+HANGUP = "survey.hangup"
+#: Tries of a machine's hang-up (429/5xx/no answer); the call's TimeLimit is the backstop.
+HANGUP_TRIES = 5
 _RANK = {"dialing": 0, "error": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4}
 _RANK.update(dict.fromkeys(FINAL, 5))
 #: What the status callback and the answer webhook ask Twilio for.
@@ -62,7 +87,7 @@ _FAILED_HOW = {
     "no-answer": "no answer",
     "failed": "the call failed",
     "canceled": "the call was cancelled",
-    "completed": "hung up before the survey",
+    "completed": "hung up before answering",
     "error": "Twilio refused the call",
     "lost": "no news of the call",
 }
@@ -80,6 +105,46 @@ def call_urls(settings: Settings, survey_id: int, attempt: int) -> tuple[str, st
         settings.public_url(f"/voice/survey/answer?{query}"),
         settings.public_url(f"/voice/survey/status?{query}"),
     )
+
+
+def amd_url(settings: Settings, survey_id: int, attempt: int) -> str:
+    """Where Twilio posts the attempt's answering-machine detection result (AsyncAmd)."""
+    query = urlencode({"s": survey_id, "a": attempt})
+    return settings.public_url(f"/voice/survey/amd?{query}")
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbackReport:
+    """A survey call's status or detection callback, validated (BadWebhook names what is wrong)."""
+
+    call_sid: str
+    status: str | None
+    answered_by: str | None
+
+    @classmethod
+    def from_params(
+        cls, params: Mapping[str, str], *, account_sid: str, need: str
+    ) -> CallbackReport:
+        """CallSid, AccountSid (ours) and `need` ("CallStatus" or "AnsweredBy") must be right."""
+        call_sid = params.get("CallSid", "").strip()
+        if not CALL_SID_RE.match(call_sid):
+            raise BadWebhook("CallSid: expected 'CA' followed by 32 lowercase hex digits")
+        account = params.get("AccountSid", "").strip()
+        if not ACCOUNT_SID_RE.match(account):
+            raise BadWebhook("AccountSid: expected 'AC' followed by 32 lowercase hex digits")
+        if account.lower() != account_sid.lower():
+            raise BadWebhook("AccountSid: not this hotline's Twilio account")
+        status = params.get("CallStatus", "").strip() or None
+        answered_by = params.get("AnsweredBy", "").strip() or None
+        for name, value, allowed in (
+            ("CallStatus", status, CALL_STATUSES),
+            ("AnsweredBy", answered_by, ANSWERED_BY),
+        ):
+            if value is None and name == need:
+                raise BadWebhook(f"{name}: missing")
+            if value is not None and value not in allowed:
+                raise BadWebhook(f"{name}: {value[:40]!r} is not one of {', '.join(allowed)}")
+        return cls(call_sid=call_sid, status=status, answered_by=answered_by)
 
 
 # ---------------------------------------------------------------------------------- the sweep
@@ -123,8 +188,7 @@ def recover_stale(session: Session, ctx: Context, now: dt.datetime) -> int:
     ).all()
     for survey in stale:
         row = attempt_row(session, survey.id, survey.attempts)
-        answered_by = row.answered_by if row else None
-        person = answered_by is not None and not is_machine(answered_by)
+        person = person_answered(session, survey.id, survey.attempts, row)
         end_attempt(session, survey, survey.attempts, "completed" if person else "lost", ctx, now)
     return len(stale)
 
@@ -161,6 +225,10 @@ def dial(session: Session, payload: dict[str, Any], settings: Settings) -> None:
                 survey.due_at, survey.updated_at = when, now
                 session.commit()
                 raise jobs.Defer(when, "outside calling hours")
+    if not twilio_rest.configured(settings):
+        # Nothing can be placed: the survey waits, visibly scheduled, instead of burning tries.
+        log.warning("survey %s: Twilio is not configured; not dialling", survey_id)
+        raise jobs.Defer(now + NOT_CONFIGURED_WAIT, "Twilio is not configured")
     to, language = survey.caller_number, survey.language
     # End the read: on SQLite a transaction that read before another worker wrote cannot write.
     session.rollback()
@@ -205,12 +273,14 @@ def dial(session: Session, payload: dict[str, Any], settings: Settings) -> None:
 def place_call(
     settings: Settings, survey: Survey, survey_id: int, attempt: int, to: str, *, at: float
 ) -> Any:
-    """Ask Twilio to place the call at `at` (epoch s): machine detection on, every status reported.
+    """Ask Twilio to place the call at `at` (epoch s): background machine detection, a time
+    limit, every status reported, through the BYOC trunk when one is set.
 
     Everything but the request itself is done before waiting for the slot, so the request leaves
     at the slot's start and the gap between two calls stays the pace's interval.
     """
     answer_url, status_url = call_urls(settings, survey_id, attempt)
+    carrier = {"byoc": settings.twilio_byoc_trunk_sid} if settings.twilio_byoc_trunk_sid else {}
     calls = twilio_rest.client(settings).calls
     time.sleep(max(0.0, at - time.time()))
     return calls.create(
@@ -222,7 +292,13 @@ def place_call(
         status_callback_method="POST",
         status_callback_event=list(STATUS_EVENTS),
         machine_detection="Enable",
+        # Twilio's AsyncAmd is a string parameter ("true"/"false"), not a form boolean.
+        async_amd="true",
+        async_amd_status_callback=amd_url(settings, survey_id, attempt),
+        async_amd_status_callback_method="POST",
         timeout=survey.ring_seconds,
+        time_limit=survey.time_limit_s,
+        **carrier,
     )
 
 
@@ -361,6 +437,22 @@ def report(
     return row
 
 
+def person_answered(
+    session: Session, survey_id: int, attempt: int, row: SurveyAttempt | None
+) -> bool:
+    """Whether a person took the attempt: detection said so (human/unknown), or, with no word
+    from detection (its callback is late or lost), they answered a question."""
+    answered_by = row.answered_by if row else None
+    if answered_by is not None:
+        return not is_machine(answered_by)
+    answered = session.scalar(
+        select(func.count())
+        .select_from(SurveyAnswer)
+        .where(SurveyAnswer.survey_id == survey_id, SurveyAnswer.attempt == attempt)
+    )
+    return bool(answered)
+
+
 def end_attempt(
     session: Session,
     survey: CaseSurvey,
@@ -372,7 +464,7 @@ def end_attempt(
     """An attempt is over: conclude the survey, plan the next attempt, or give up."""
     row = attempt_row(session, survey.id, attempt)
     answered_by = row.answered_by if row else None
-    if status == "completed" and answered_by is not None and not is_machine(answered_by):
+    if status == "completed" and person_answered(session, survey.id, attempt, row):
         finish(
             session, survey, attempt, SurveyState.COMPLETED, SurveyOutcome.ANSWERED, ctx, now=now
         )
@@ -410,3 +502,72 @@ def next_attempt_at(
     planned = first + definition.window * survey.attempts / definition.attempts
     when = next_calling_time(max(planned, now), definition, ctx.settings.tz, holidays)
     return when if when <= first + definition.window else None
+
+
+# ------------------------------------------------------------- answering machine detection
+
+
+def detected(session: Session, survey: CaseSurvey, attempt: int, report: CallbackReport) -> bool:
+    """Record the detection result; a machine on the line gets its call ended (by a job).
+
+    What a machine's greeting "answered" is dropped, so the next attempt asks a person afresh.
+    Returns whether a hang-up was scheduled. `human` and `unknown` change nothing else.
+    """
+    row = attempt_row(session, survey.id, attempt)
+    if row is None or report.answered_by is None:
+        return False
+    if row.answered_by is None:
+        row.answered_by = report.answered_by
+    if row.call_sid is None:
+        row.call_sid = report.call_sid
+    session.flush()
+    on_the_line = survey.state is SurveyState.DIALING and survey.attempts == attempt
+    if not is_machine(report.answered_by) or row.status in FINAL:
+        return False
+    if not on_the_line:
+        log.warning(
+            "survey %s attempt %d: a machine (%s), but the survey is already %s",
+            survey.id,
+            attempt,
+            report.answered_by,
+            survey.state.value,
+        )
+        return False
+    session.execute(
+        delete(SurveyAnswer)
+        .where(SurveyAnswer.survey_id == survey.id, SurveyAnswer.attempt == attempt)
+        .execution_options(synchronize_session=False)
+    )
+    payload = {"survey_id": survey.id, "attempt": attempt, "call_sid": row.call_sid}
+    job = jobs.schedule(
+        session,
+        HANGUP,
+        f"{survey.id}:{attempt}",
+        payload,
+        due_at=schedule.now(),
+        max_attempts=HANGUP_TRIES,
+    )
+    jobs.push_later(job)
+    return True
+
+
+@jobs.handler(HANGUP)
+def hang_up(session: Session, payload: dict[str, Any], settings: Settings) -> None:
+    """End a survey call a machine answered (Twilio then reports it `completed`)."""
+    survey_id, attempt = int(payload["survey_id"]), int(payload["attempt"])
+    row = attempt_row(session, survey_id, attempt)
+    if row is None or row.status in FINAL:
+        return  # over already: nothing to end
+    call_sid = row.call_sid or str(payload["call_sid"])
+    session.rollback()  # end the read before the network call
+    try:
+        twilio_rest.client(settings).calls(call_sid).update(status="completed")
+    except TwilioRestException as exc:
+        if exc.status == 429 or exc.status >= 500:
+            raise
+        # 21220 "not in progress", 20404: the call ended on its own in the meantime.
+        log.info(
+            "survey %s attempt %d: call %s already over (%s)", survey_id, attempt, call_sid, exc.msg
+        )
+        return
+    log.info("survey %s attempt %d: hung up on a machine (%s)", survey_id, attempt, call_sid)

@@ -194,6 +194,8 @@ def _redo(session: Session, case: Case, summary: str, ctx: Context, now: dt.date
         to=unit.supervisor,
         body=f"【民生110重办】工单 {case.number}（{unit.name_zh}）回访不满意，已退回重办。"
         + summary,
+        case_number=case.number,
+        settings=settings,
     )
 
 

@@ -1,4 +1,5 @@
-"""The survey call's webhooks: answer, each question's <Gather> action, and the status callback.
+"""The survey call's webhooks: answer, each question's <Gather> action, the answering machine
+detection result and the status callback.
 
 Every URL carries the survey and the attempt (`?s=…&a=…`), set by the dialer; a webhook for an
 attempt that is no longer the one on the line changes nothing. Answers are stored as they arrive
@@ -8,20 +9,25 @@ by a conditional UPDATE (`surveys.outcome.finish`).
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, request
-from twilio.twiml.voice_response import VoiceResponse
+from flask import Blueprint, Flask, Response, current_app, request
+from twilio.twiml.voice_response import Gather, VoiceResponse
+from werkzeug.datastructures import MultiDict
 
 from core import db, webhooks
 from core.db import insert_if_missing
 from core.voice import say
+from ivr.tree import Language
 from surveys import dialer, schedule
 from surveys.definition import Ask, Question, QuestionKind
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyOutcome, SurveyState
 from surveys.outcome import Context, answers_of, finish
 from surveys.service import opt_out
 
+log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("surveys", __name__, url_prefix="/voice/survey"))
 
 #: Seconds of silence before a question counts as unanswered.
@@ -51,24 +57,54 @@ _PHRASES = {
 
 
 def apology() -> VoiceResponse:
-    """What the callee hears when the survey itself fails (no database, a bug): sorry, goodbye."""
-    return _goodbye("zh", "apology")
+    """What the callee hears when the survey itself fails (no database, a bug): sorry, goodbye.
+
+    Spoken in the fixed voices on purpose: it must work when nothing else does.
+    """
+    response = VoiceResponse()
+    say(response, "zh", _PHRASES["apology"])
+    response.hangup()
+    return response
 
 
 @bp.post("/answer")
 def answer() -> Response:
-    """The callee picked up (or a machine did: Twilio's AnsweredBy says which)."""
+    """The callee picked up: the first question at once (machine detection runs meanwhile and
+    reports to /amd; an AnsweredBy here is ignored)."""
     found = _attempt()
     if found is None:
         return webhooks.twiml(_goodbye("zh", "over"))
     survey, attempt, ctx = found
-    row = dialer.report(db.session(), survey.id, attempt, webhooks.params(), schedule.now())
+    params = MultiDict(
+        [(k, v) for k, v in webhooks.params().items(multi=True) if k != "AnsweredBy"]
+    )
+    row = dialer.report(db.session(), survey.id, attempt, params, schedule.now())
     db.session().commit()
     if row is not None and dialer.is_machine(row.answered_by):
-        response = VoiceResponse()
-        response.hangup()  # no message on a machine: the next attempt tries for a person
-        return webhooks.twiml(response)
+        return webhooks.twiml(_hang_up())  # detection was quicker than this webhook
     return webhooks.twiml(_ask(ctx, survey, attempt, 0, retry=False))
+
+
+@bp.post("/amd")
+def amd() -> Response:
+    """Twilio's answering machine detection result (AsyncAmd): a machine is hung up on by a job
+    (a REST call has no place in a webhook) and the attempt ends as a machine's (204)."""
+    report = dialer.CallbackReport.from_params(
+        webhooks.params(), account_sid=webhooks.settings().twilio_account_sid, need="AnsweredBy"
+    )
+    session = db.session()
+    try:
+        found = _attempt(lookup_only=True)
+        if found is not None:
+            survey, attempt, _ = found
+            dialer.detected(session, survey, attempt, report)
+        session.commit()
+    except Exception:
+        # Nobody listens to this answer: a 503 lets Twilio deliver the result again.
+        session.rollback()
+        log.exception("survey detection result for %s not recorded", report.call_sid)
+        return Response(status=503)
+    return Response(status=204)
 
 
 @bp.post("/reply")
@@ -79,6 +115,8 @@ def reply() -> Response:
         return webhooks.twiml(_goodbye("zh", "over"))
     survey, attempt, ctx = found
     p, session = webhooks.params(), db.session()
+    if _machine(survey, attempt):
+        return webhooks.twiml(_hang_up())  # its greeting answers nothing; the job hangs up
     index, tried = _int_arg("q", 0), _int_arg("t", 1)
     question = ctx.survey.question(index)
     digits = p.get("Digits", "").strip()[:8]
@@ -100,6 +138,9 @@ def reply() -> Response:
 @bp.post("/status")
 def status() -> Response:
     """Twilio's status callback: record it; a final status ends the attempt."""
+    dialer.CallbackReport.from_params(
+        webhooks.params(), account_sid=webhooks.settings().twilio_account_sid, need="CallStatus"
+    )  # BadWebhook (400) before anything is written
     found = _attempt(lookup_only=True)
     if found is not None:
         survey, attempt, ctx = found
@@ -128,6 +169,18 @@ def _attempt(*, lookup_only: bool = False) -> tuple[CaseSurvey, int, Context] | 
     if survey.state is not SurveyState.DIALING or survey.attempts != attempt:
         return None
     return survey, attempt, ctx
+
+
+def _machine(survey: CaseSurvey, attempt: int) -> bool:
+    """Whether detection already said a machine took this attempt."""
+    row = dialer.attempt_row(db.session(), survey.id, attempt)
+    return row is not None and dialer.is_machine(row.answered_by)
+
+
+def _hang_up() -> VoiceResponse:
+    response = VoiceResponse()
+    response.hangup()  # no message on a machine: the next attempt tries for a person
+    return response
 
 
 def _int_arg(name: str, default: int = -1) -> int:
@@ -182,7 +235,7 @@ def _ask(
         return _end(ctx, survey, attempt)
     action = _url("reply", survey, attempt, q=index, t=int(retry))
     response = VoiceResponse()
-    speech_language = "en-US" if survey.language == "en" else "zh-CN"
+    speech_language = _voice(survey.language).speech_language
     if question.kind is QuestionKind.COMMENT:
         gather = response.gather(
             input="speech",
@@ -207,8 +260,8 @@ def _ask(
             barge_in=True,
         )
     if retry:
-        say(gather, survey.language, _PHRASES["again"])
-    say(gather, survey.language, question.prompt)
+        _say(gather, survey.language, _PHRASES["again"])
+    _say(gather, survey.language, question.prompt)
     response.redirect(action, method="POST")  # a Gather that ends without posting
     return response
 
@@ -216,6 +269,8 @@ def _ask(
 def _end(ctx: Context, survey: CaseSurvey, attempt: int) -> VoiceResponse:
     """All questions asked: end the survey now (the status callback would, a little later)."""
     session = db.session()
+    if _machine(survey, attempt):
+        return _hang_up()  # a machine got through the questions: never a completed survey
     finish(session, survey, attempt, SurveyState.COMPLETED, SurveyOutcome.ANSWERED, ctx)
     session.commit()
     negative = any(a.positive is False for a in answers_of(session, survey.id))
@@ -224,9 +279,24 @@ def _end(ctx: Context, survey: CaseSurvey, attempt: int) -> VoiceResponse:
 
 def _goodbye(language: str, phrase: str) -> VoiceResponse:
     response = VoiceResponse()
-    say(response, language, _PHRASES[phrase])
+    _say(response, language, _PHRASES[phrase])
     response.hangup()
     return response
+
+
+def _voice(language: str) -> Language:
+    """How the hotline speaks and listens in `language`: the IVR tree's settings (one place for
+    the front door and the surveys), its default language if the tree lacks this one."""
+    tree = current_app.extensions["hotline.ivr"].tree
+    found: Language = tree.languages.get(language) or tree.languages[tree.default_language]
+    return found
+
+
+def _say(target: VoiceResponse | Gather, language: str, texts: Mapping[str, str]) -> None:
+    """Say `texts["en"]` to an English-speaking callee, `texts["zh"]` to anyone else."""
+    voice = _voice("en" if language == "en" else "zh")
+    text = texts["en"] if language == "en" else texts["zh"]
+    target.say(text, language=voice.say_language, voice=voice.voice)
 
 
 def _hints(question: Question) -> list[str]:

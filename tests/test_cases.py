@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -44,7 +45,7 @@ from cases.workflow import (
     allowed_actions,
     transition,
 )
-from config.settings import CONFIG_DIR
+from config.settings import CONFIG_DIR, Settings
 from core import migrate
 from core.db import make_engine
 
@@ -646,6 +647,33 @@ def test_cli_walks_the_loop(app: Flask, db_session: Session) -> None:
     expected += ["timeline:", "receive", "已修复", "又停水了", "reopened:    1 time(s)"]
     for text in expected:
         assert text in shown.output, (text, shown.output)
+
+
+def test_cli_show_says_what_became_of_the_cases_texts(
+    app: Flask, db_session: Session, settings: Settings
+) -> None:
+    from core import sms
+
+    case = new_case(db_session, now=datetime.now(UTC))
+    configured = dataclasses.replace(settings, twilio_api_base_url="http://127.0.0.1:9")
+    for key, to in (("case-received", "+8613800138000"), ("case-dispatch", "+865996123456")):
+        sms.schedule_sms(
+            db_session,
+            key=f"{key}:{case.number}",
+            to=to,
+            body="x",
+            case_number=case.number,
+            settings=configured,
+        )
+    row = sms.messages_of_case(db_session, case.number)[0]
+    sms.advance(db_session, row.id, "undelivered", sid="SM" + "3" * 32, error_code="30005")
+    db_session.commit()
+
+    shown = run(app, "show", case.number)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.split("texts:")[1].splitlines()[1:]
+    assert "case-received" in lines[0] and "undelivered (error 30005)" in lines[0]
+    assert "case-dispatch" in lines[1] and "refused  not a mobile number" in lines[1]
 
 
 def test_cli_list(app: Flask, db_session: Session) -> None:

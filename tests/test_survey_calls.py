@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from twilio.http.http_client import TwilioHttpClient
 from cases.models import Case
 from cases.service import apply, create_case, timeline
 from cases.workflow import CaseState
-from config.settings import CONFIG_DIR, Settings
+from config.settings import CONFIG_DIR, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
 from core import jobs, twilio_rest
 from core.db import utcnow
 from core.jobs import Job, JobState
@@ -40,7 +41,7 @@ from surveys.models import (
     SurveyState,
 )
 from tests.prism import prism_fixture  # noqa: F401 (`prism` fixture)
-from tests.support import CALLER, TwilioSigner, gather_of, path_of, said, twiml
+from tests.support import CALLER, TwilioSigner, gather_of, path_of, reason, said, twiml
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RESOLVED_AT = dt.datetime(2026, 11, 24, 10, 0, tzinfo=SHANGHAI)  # a Tuesday morning
@@ -228,7 +229,15 @@ def test_a_resolved_case_gets_one_call_as_twilio_expects_it(
     assert form["To"] == [CALLER]
     assert form["From"] == ["+865996110110"]
     assert form["MachineDetection"] == ["Enable"]
+    # Detection in the background: the question plays at once, the result comes to /amd.
+    assert form["AsyncAmd"] == ["true"]
+    assert form["AsyncAmdStatusCallback"] == [
+        f"https://hotline.example.org/voice/survey/amd?s={survey.id}&a=1"
+    ]
+    assert form["AsyncAmdStatusCallbackMethod"] == ["POST"]
+    assert form["TimeLimit"] == ["300"], "config/survey.yaml's time_limit_s"
     assert form["Timeout"] == ["25"]
+    assert "Byoc" not in form, "no BYOC trunk configured"
     assert form["StatusCallbackEvent"] == ["initiated", "ringing", "answered", "completed"]
     assert form["Url"] == [f"https://hotline.example.org/voice/survey/answer?s={survey.id}&a=1"]
     assert form["StatusCallback"] == [
@@ -242,6 +251,41 @@ def test_a_resolved_case_gets_one_call_as_twilio_expects_it(
         sweep(app, clock, clock.at + dt.timedelta(minutes=2))
     assert len(call_requests(calls)) == 1
     assert the_case(db_session, number).state is CaseState.RESOLVED, "waits for the answers"
+
+
+def test_a_byoc_trunk_carries_the_survey_call(
+    app: Flask, db_session: Session, calls: list[Posted], clock: Clock
+) -> None:
+    trunk = "BY" + "0123456789abcdef" * 2
+    settings = app.extensions["hotline.settings"]
+    app.extensions["hotline.settings"] = dataclasses.replace(settings, twilio_byoc_trunk_sid=trunk)
+    placed(app, db_session, clock)
+
+    (request,) = call_requests(calls)
+    assert request.data["Byoc"] == [trunk]
+    (attempt,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert attempt.call_sid is not None, "Prism took it: the spec allows Byoc"
+
+
+def test_without_twilio_no_survey_call_is_attempted(
+    app: Flask, db_session: Session, calls: list[Posted], clock: Clock
+) -> None:
+    settings = app.extensions["hotline.settings"]
+    bare = dataclasses.replace(
+        settings,
+        twilio_api_base_url=None,
+        twilio_account_sid=DEV_ACCOUNT_SID,
+        twilio_auth_token=DEV_AUTH_TOKEN,
+    )
+    assert not twilio_rest.configured(bare)
+    app.extensions["hotline.settings"] = bare
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    assert sweep(app, clock).get("deferred") == 1
+
+    assert call_requests(calls) == []
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.attempts) == (SurveyState.SCHEDULED, 0), "no attempt used up"
 
 
 def test_nothing_is_dialled_outside_calling_hours(
@@ -288,7 +332,7 @@ def test_a_satisfied_caller_closes_the_case(
 ) -> None:
     number, survey = placed(app, db_session, clock)
 
-    first = answer(twilio, survey, AnsweredBy="human")
+    first = answer(twilio, survey)
     gather = gather_of(first)
     assert gather.get("input") == "dtmf speech"
     assert "您反映的问题解决了吗" in heard(first)
@@ -322,7 +366,7 @@ def test_an_unsatisfied_answer_reopens_the_case_and_alerts_the_supervisor(
 ) -> None:
     number, survey = placed(app, db_session, clock)
 
-    root = answer(twilio, survey, AnsweredBy="human")
+    root = answer(twilio, survey)
     root = respond(twilio, root, survey, SpeechResult="没有解决")
     root = respond(twilio, root, survey, Digits="1")
     assert "还有什么问题" in heard(root), "a negative answer asks for a comment"
@@ -349,7 +393,7 @@ def test_partial_answers_are_kept_when_the_caller_hangs_up(
     app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
 ) -> None:
     number, survey = placed(app, db_session, clock)
-    root = answer(twilio, survey, AnsweredBy="unknown")
+    root = answer(twilio, survey)
     respond(twilio, root, survey, Digits="2")  # not resolved — and the caller hangs up
     status(twilio, survey, 1, "completed", CallDuration="11")
 
@@ -364,7 +408,7 @@ def test_silence_gets_one_re_ask_then_the_survey_moves_on(
     app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
 ) -> None:
     _, survey = placed(app, db_session, clock)
-    root = answer(twilio, survey, AnsweredBy="human")
+    root = answer(twilio, survey)
     again = respond(twilio, root, survey)  # silence
     assert heard(again).startswith("抱歉，没有听清。")
     assert "您反映的问题解决了吗" in heard(again)
@@ -377,7 +421,7 @@ def test_the_opt_out_key_ends_the_survey_for_good(
     app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
 ) -> None:
     number, survey = placed(app, db_session, clock)
-    root = answer(twilio, survey, AnsweredBy="human")
+    root = answer(twilio, survey)
     end = respond(twilio, root, survey, Digits="9")
 
     assert "今后不再给您打回访电话" in heard(end)
@@ -394,7 +438,7 @@ def test_an_english_caller_is_surveyed_in_english(
     jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
     sweep(app, clock)
     survey = the_survey(db_session, number)
-    root = answer(twilio, survey, AnsweredBy="human")
+    root = answer(twilio, survey)
     assert gather_of(root).get("language") == "en-US"
     assert "Was your problem resolved?" in heard(root)
     root = respond(twilio, root, survey, SpeechResult="Yes, it is fixed")
@@ -405,14 +449,37 @@ def test_an_english_caller_is_surveyed_in_english(
 # ------------------------------------------------------------------------------------ retries
 
 
+def amd(twilio: TwilioSigner, survey: CaseSurvey, attempt: int, answered_by: str, **extra: str):  # type: ignore[no-untyped-def]
+    """Twilio's answering machine detection callback (AsyncAmd) for an attempt."""
+    params = {**callee(survey, attempt), "AnsweredBy": answered_by, **extra}
+    return twilio.post(f"/voice/survey/amd?s={survey.id}&a={attempt}", params)
+
+
+def hangups(sent: list[Posted]) -> list[Posted]:
+    """The REST requests that end a call (calls(sid).update(status="completed"))."""
+    return [p for p in sent if "/Calls/CA" in p.url and p.data.get("Status") == ["completed"]]
+
+
 def test_machine_no_answer_and_busy_are_retried_then_given_up(
     app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
 ) -> None:
     number, survey = placed(app, db_session, clock)
 
-    machine = answer(twilio, survey, AnsweredBy="machine_start")
-    assert machine.find("Hangup") is not None and said(machine) == [], "no message on a machine"
-    status(twilio, survey, 1, "completed", AnsweredBy="machine_start", CallDuration="3")
+    first = answer(twilio, survey)  # no AnsweredBy: detection runs in the background
+    assert "您反映的问题解决了吗" in heard(first), "the question at once, no silence"
+    # The voicemail greeting is taken for an answer ("是" means yes)...
+    respond(twilio, first, survey, SpeechResult="您好，我是机主，现在不方便接听", Confidence="0.8")
+    assert len(db_session.scalars(select(SurveyAnswer)).all()) == 1
+    # ...until detection says a machine: its "answer" is dropped, the call is ended by a job.
+    response = amd(twilio, survey, 1, "machine_start", MachineDetectionDuration="2100")
+    assert response.status_code == 204
+    assert db_session.scalars(select(SurveyAnswer)).all() == []
+    assert hangups(calls) == [], "never a REST call inside the webhook"
+    assert sweep(app, clock).get("done") == 1
+    (hangup,) = hangups(calls)
+    (row,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert hangup.url.endswith(f"/Calls/{row.call_sid}.json") and row.answered_by == "machine_start"
+    status(twilio, survey, 1, "completed", CallDuration="9")
     survey = the_survey(db_session, number)
     assert (survey.state, survey.note) == (SurveyState.SCHEDULED, "attempt 1: an answering machine")
     # Three attempts over 48 hours: the second 16 hours after the first, in calling hours.
@@ -439,12 +506,249 @@ def test_machine_no_answer_and_busy_are_retried_then_given_up(
     assert len(call_requests(calls)) == 3, "given up means given up"
 
 
+def test_a_machine_gets_no_more_questions_and_never_completes_the_survey(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    root = answer(twilio, survey)
+    assert amd(twilio, survey, 1, "machine_end_beep").status_code == 204
+    for said_nothing in range(6):  # the hang-up job has not run yet: the machine keeps going
+        after = respond(twilio, root, survey, Digits="1")
+        assert [el.tag for el in after] == ["Hangup"], f"reply {said_nothing}: only a hang-up"
+    assert db_session.scalars(select(SurveyAnswer)).all() == []
+    assert the_survey(db_session, number).state is SurveyState.DIALING, "the attempt goes on"
+    assert amd(twilio, survey, 1, "machine_end_beep").status_code == 204  # delivered twice
+    sweep(app, clock)
+    assert len(hangups(calls)) == 1, "one hang-up"
+    status(twilio, survey, 1, "completed")
+    assert the_survey(db_session, number).note == "attempt 1: an answering machine"
+    assert the_case(db_session, number).state is CaseState.RESOLVED, "not closed by a machine"
+
+
+@pytest.mark.parametrize("verdict", ["human", "unknown"])
+def test_a_person_or_an_unsure_detection_changes_nothing(
+    app: Flask,
+    db_session: Session,
+    twilio: TwilioSigner,
+    calls: list[Posted],
+    clock: Clock,
+    verdict: str,
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    root = answer(twilio, survey)
+    root = respond(twilio, root, survey, Digits="1")
+    assert amd(twilio, survey, 1, verdict).status_code == 204
+    end = respond(twilio, root, survey, Digits="5")
+    assert "感谢您的配合" in heard(end)
+    sweep(app, clock)
+    assert hangups(calls) == []
+    (row,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert row.answered_by == verdict
+    assert [a.value for a in db_session.scalars(select(SurveyAnswer))] == ["yes", "5"]
+    assert the_case(db_session, number).state is CaseState.CLOSED
+
+
+def test_a_person_who_answers_before_detection_reports_is_a_person(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    root = answer(twilio, survey, AnsweredBy="machine_start")  # ignored on the answer webhook
+    respond(twilio, root, survey, Digits="1")
+    status(twilio, survey, 1, "completed", CallDuration="12")  # hung up; no detection result
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.outcome) == (SurveyState.COMPLETED, SurveyOutcome.ANSWERED)
+    late = amd(twilio, survey, 1, "machine_start")  # detection's late word changes nothing
+    assert late.status_code == 204
+    sweep(app, clock)
+    assert hangups(calls) == []
+    assert the_case(db_session, number).state is CaseState.CLOSED
+
+
+def test_a_pick_up_without_an_answer_or_a_verdict_is_tried_again(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    answer(twilio, survey)
+    status(twilio, survey, 1, "completed", CallDuration="2")
+    survey = the_survey(db_session, number)
+    assert (survey.state, survey.note) == (
+        SurveyState.SCHEDULED,
+        "attempt 1: hung up before answering",
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"AnsweredBy": "robot"}, "AnsweredBy"),
+        ({"AnsweredBy": ""}, "AnsweredBy: missing"),
+        ({"AccountSid": "AC" + "f" * 32}, "not this hotline's"),
+        ({"CallSid": "CA123"}, "CallSid"),
+    ],
+)
+def test_a_malformed_detection_result_is_refused_and_nothing_is_written(
+    app: Flask,
+    db_session: Session,
+    twilio: TwilioSigner,
+    calls: list[Posted],
+    clock: Clock,
+    change: dict[str, str],
+    why: str,
+) -> None:
+    _, survey = placed(app, db_session, clock)
+    params = {**callee(survey), "AnsweredBy": "machine_start", **change}
+    response = twilio.post(f"/voice/survey/amd?s={survey.id}&a=1", params)
+    assert response.status_code == 400
+    assert why in reason(response)
+    (row,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert row.answered_by is None
+    assert db_session.scalars(select(Job).where(Job.kind == dialer.HANGUP)).all() == []
+
+
+def test_a_detection_result_for_no_survey_on_the_line_is_answered(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    _, survey = placed(app, db_session, clock)
+    for query in ("s=999999&a=1", f"s={survey.id}&a=7", ""):
+        path = "/voice/survey/amd" + (f"?{query}" if query else "")
+        params = {**callee(survey), "AnsweredBy": "machine_start"}
+        assert twilio.post(path, params).status_code == 204
+    assert db_session.scalars(select(Job).where(Job.kind == dialer.HANGUP)).all() == []
+
+
+class RefusingCalls:
+    """A Twilio client whose call update fails as given."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        self.updates: list[str] = []
+
+    def calls(self, sid: str) -> RefusingCalls:
+        self.updates.append(sid)
+        return self
+
+    def update(self, **kwargs: Any) -> Any:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "outcome"),
+    [
+        (TwilioRestException(400, "/Calls/CA.json", "Call is not in-progress", code=21220), "done"),
+        (TwilioRestException(404, "/Calls/CA.json", "not found", code=20404), "done"),
+        (TwilioRestException(503, "/Calls/CA.json", "Service Unavailable"), "retry"),
+        (TimeoutError("read timed out"), "retry"),
+    ],
+)
+def test_a_hang_up_on_a_call_already_over_is_done_an_outage_retried(
+    app: Flask,
+    db_session: Session,
+    twilio: TwilioSigner,
+    calls: list[Posted],
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+    error: Exception,
+    outcome: str,
+) -> None:
+    _, survey = placed(app, db_session, clock)
+    answer(twilio, survey)
+    amd(twilio, survey, 1, "fax")
+    fake = RefusingCalls(error)
+    monkeypatch.setattr(twilio_rest, "client", lambda settings: fake)
+    job_id = db_session.scalar(select(Job.id).where(Job.kind == dialer.HANGUP))
+    assert job_id is not None
+    database, settings = app.extensions["hotline.db"], app.extensions["hotline.settings"]
+    assert jobs.run_job(database, settings, job_id, now=utcnow()) == outcome
+    assert len(fake.updates) == 1
+
+
+def test_every_call_status_twilio_documents_is_taken(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    status(twilio, survey, 1, "initiated")
+    (row,) = db_session.scalars(select(SurveyAttempt)).all()
+    assert row.status == "initiated", "an outbound call's first callback"
+    for call_status in ("queued", "initiated", "ringing", "in-progress"):
+        status(twilio, survey, 1, call_status)
+    db_session.expire_all()
+    assert db_session.scalars(select(SurveyAttempt.status)).one() == "in-progress"
+    bad = twilio.post(
+        f"/voice/survey/status?s={survey.id}&a=1", {**callee(survey), "CallStatus": "exploded"}
+    )
+    assert bad.status_code == 400 and "CallStatus" in reason(bad)
+    for final in dialer.FINAL:  # each documented final status is accepted (204)
+        status(twilio, survey, 1, final)
+    assert the_survey(db_session, number).state is not SurveyState.DIALING
+
+
+def test_the_status_list_is_twilios() -> None:
+    from devtools import twilio_mock
+
+    spec = json.loads(twilio_mock.spec_path().read_text(encoding="utf-8"))
+    documented = set(spec["components"]["schemas"]["call_enum_status"]["enum"])
+    # The spec's Call resource lacks `initiated`, which status callbacks do send.
+    assert set(dialer.CALL_STATUSES) == documented | {"initiated"}
+
+
+def test_the_general_status_callback_takes_initiated(
+    twilio: TwilioSigner, settings: Settings, db_session: Session
+) -> None:
+    from calls.models import Call, CallStatus
+    from tests.support import call_params
+
+    params = call_params(settings, CallStatus="initiated", Direction="outbound-api")
+    assert twilio.post("/voice/status", params).status_code == 204
+    call = db_session.scalar(select(Call).where(Call.call_sid == params["CallSid"]))
+    assert call is not None and call.status is CallStatus.INITIATED
+    assert twilio.post("/voice/status", {**params, "CallStatus": "ringing"}).status_code == 204
+    db_session.expire_all()
+    assert db_session.scalar(select(Call.status).where(Call.call_sid == params["CallSid"])) is (
+        CallStatus.RINGING
+    )
+
+
+def test_the_survey_speaks_and_listens_as_the_ivr_configuration_says(
+    app: Flask,
+    db_session: Session,
+    twilio: TwilioSigner,
+    calls: list[Posted],
+    clock: Clock,
+    tmp_path: Path,
+) -> None:
+    from ivr.tree import load_tree
+
+    doc = yaml.safe_load((CONFIG_DIR / "ivr.yaml").read_text(encoding="utf-8"))
+    doc["languages"]["zh"].update(voice="Polly.Zhiyu-Neural", speech_language="zh")
+    ivr_file = tmp_path / "ivr.yaml"
+    ivr_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    ivr = app.extensions["hotline.ivr"]
+    app.extensions["hotline.ivr"] = dataclasses.replace(ivr, tree=load_tree(ivr_file))
+    _, survey = placed(app, db_session, clock)
+
+    root = answer(twilio, survey)
+    gather = gather_of(root)
+    assert gather.get("language") == "zh", "the IVR's speech_language, not a constant"
+    voices = {(el.get("language"), el.get("voice")) for el in root.iter("Say")}
+    assert voices == {("cmn-CN", "Polly.Zhiyu-Neural")}
+
+
+def test_the_shipped_survey_listens_in_twilios_mandarin(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    _, survey = placed(app, db_session, clock)
+    gather = gather_of(answer(twilio, survey))
+    tree = app.extensions["hotline.ivr"].tree
+    assert gather.get("language") == tree.languages["zh"].speech_language
+    assert gather.get("language") != "zh-CN", "not a <Gather language> Twilio defines"
+
+
 def test_duplicated_and_reordered_callbacks_change_nothing(
     app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
 ) -> None:
     number, survey = placed(app, db_session, clock)
     status(twilio, survey, 1, "ringing")
-    root = answer(twilio, survey, AnsweredBy="human")
+    root = answer(twilio, survey)
     second = respond(twilio, root, survey, Digits="1")
     again = respond(twilio, root, survey, Digits="2")  # Twilio retries the first answer...
     assert ET.tostring(again) == ET.tostring(second), "...and gets the same next question"
@@ -478,7 +782,7 @@ def test_a_webhook_for_an_old_attempt_changes_nothing(
     number, survey = placed(app, db_session, clock)
     status(twilio, survey, 1, "no-answer")
     sweep(app, clock, the_survey(db_session, number).due_at)  # attempt 2 is on the line
-    stale = answer(twilio, survey, attempt=1, AnsweredBy="human")
+    stale = answer(twilio, survey, attempt=1)
     assert stale.find("Gather") is None and stale.find("Hangup") is not None
     status(twilio, survey, 1, "completed")
     assert the_survey(db_session, number).state is SurveyState.DIALING
@@ -584,7 +888,7 @@ def test_a_backlog_is_queued_a_minute_at_a_time(app: Flask, db_session: Session)
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
-    route=st.sampled_from(["answer", "reply", "status"]),
+    route=st.sampled_from(["answer", "reply", "status", "amd"]),
     query=st.dictionaries(
         st.sampled_from(["s", "a", "q", "t"]),
         st.one_of(st.text(max_size=12), st.integers(-5, 10**12).map(str)),
@@ -593,7 +897,7 @@ def test_a_backlog_is_queued_a_minute_at_a_time(app: Flask, db_session: Session)
     digits=st.one_of(st.none(), st.text(max_size=20), st.text("0123456789*#", max_size=3000)),
     speech=st.one_of(st.none(), st.text(max_size=600)),
     call_status=st.one_of(st.none(), st.text(max_size=12), st.sampled_from(dialer.FINAL)),
-    answered_by=st.one_of(st.none(), st.text(max_size=30), st.just("machine_start")),
+    answered_by=st.one_of(st.none(), st.text(max_size=30), st.sampled_from(dialer.ANSWERED_BY)),
     duration=st.one_of(st.none(), st.text(max_size=12), st.integers(-10, 10**30).map(str)),
     on_the_line=st.booleans(),
 )

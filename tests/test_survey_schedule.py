@@ -135,6 +135,10 @@ def test_an_opted_out_number_is_never_called(
         (("attempts",), 0, "attempts: must be a number from 1 to 10"),
         (("opt_out_key",), "1", "opt_out_key: '1' is also an answer key"),
         (("calls_per_second",), "fast", "calls_per_second: must be a number"),
+        (("time_limit_s",), 30, "time_limit_s: must be whole seconds from 60 to 3600, got 30"),
+        (("time_limit_s",), 300.5, "time_limit_s: must be whole seconds from 60 to 3600"),
+        (("time_limit_s",), True, "time_limit_s: must be whole seconds from 60 to 3600"),
+        (("time_limit_s",), 7200, "time_limit_s: must be whole seconds from 60 to 3600"),
     ],
 )
 def test_a_bad_survey_file_is_refused_naming_the_field(
@@ -154,3 +158,10 @@ def test_too_many_questions_are_refused(tmp_path: Path) -> None:
     doc["questions"] = doc["questions"] * 3
     with pytest.raises(SurveyError, match="one to 4 questions"):
         parse_survey(doc)
+
+
+def test_the_time_limit_defaults_to_five_minutes() -> None:
+    doc = yaml.safe_load((CONFIG_DIR / "survey.yaml").read_text(encoding="utf-8"))
+    assert parse_survey(doc).time_limit_s == doc["time_limit_s"]
+    del doc["time_limit_s"]
+    assert parse_survey(doc).time_limit_s == 300

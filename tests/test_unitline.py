@@ -182,3 +182,90 @@ def test_a_reopened_case_is_not_offered_for_feedback(
     root = contact.key(PIN + "#")
     assert "不需要单位反馈" in contact.heard()
     assert root.find("Record") is None
+
+
+def following_record(root: ET.Element) -> list[tuple[str, str]]:
+    """The verbs after <Record> (what an empty recording runs), as (tag, text)."""
+    tags = [el.tag for el in root]
+    assert "Record" in tags, ET.tostring(root, encoding="unicode")
+    return [(el.tag, (el.text or "").strip()) for el in list(root)[tags.index("Record") + 1 :]]
+
+
+def test_an_empty_result_recording_is_said_asked_again_then_goes_to_the_desk(
+    contact: DutyContact, twilio: TwilioSigner, settings: Settings, number: str
+) -> None:
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    first = contact.key("2")
+    (say, redirect) = following_record(first)
+    assert say == ("Say", "我们没有听到您的声音。")
+    assert redirect[0] == "Redirect" and "/voice/units/report?" in redirect[1]
+    assert "try=1" in redirect[1]
+
+    second = twiml(twilio.post(path_of(redirect[1]), contact.params))
+    assert "请在提示音后说明办理结果" in " ".join(t for _, t in said(second))
+    (say, redirect) = following_record(second)
+    assert say == ("Say", "我们没有听到您的声音。")
+    assert "/voice/units/desk?" in redirect[1]
+
+    desk = twiml(twilio.post(path_of(redirect[1]), contact.params))
+    assert "正在为您转接人工服务" in " ".join(t for _, t in said(desk))
+    dial = desk.find("Dial")
+    assert dial is not None
+    assert [(n.text or "").strip() for n in dial.iter("Number")] == [settings.service_desk_number]
+
+
+def test_the_second_chance_belongs_to_the_same_call(
+    twilio: TwilioSigner, settings: Settings, number: str
+) -> None:
+    other = call_params(settings)
+    for step in ("report", "desk"):
+        path = f"/voice/units/{step}?case={number}&call={'CA' + 'f' * 32}&try=1"
+        assert twilio.post(path, other).status_code == 403
+
+
+def test_a_contact_who_records_nothing_twice_reaches_a_person_not_silence(
+    app: Flask, settings: Settings, number: str, db_session: Session
+) -> None:
+    from ivr.softphone import FlaskTransport, Softphone
+
+    phone = Softphone(
+        transport=FlaskTransport(app.test_client()),
+        public_base_url=settings.public_base_url,
+        auth_token=settings.twilio_auth_token,
+        account_sid=settings.twilio_account_sid,
+        from_number="+8613805990701",
+        to_number="+865996110111",
+        inputs=[digits_of(number), PIN + "#", "2", "silence", "silence", "dial:completed"],
+        output_func=lambda line: None,
+        incoming_path="/voice/units/incoming",
+    )
+    result = phone.run()
+    heard = "\n".join(result.transcript)
+
+    assert result.exit_code == 0, heard
+    assert heard.count("我们没有听到您的声音。") == 2
+    assert f"dialing {settings.service_desk_number}" in heard
+    assert result.ended_how != "end-of-document", "never a silent hang-up"
+    assert get_case(db_session, number).state is CaseState.DISPATCHED, "nothing recorded"
+
+
+def test_a_result_recorded_on_the_second_chance_resolves_the_case(
+    app: Flask, settings: Settings, number: str, db_session: Session
+) -> None:
+    from ivr.softphone import FlaskTransport, Softphone
+
+    phone = Softphone(
+        transport=FlaskTransport(app.test_client()),
+        public_base_url=settings.public_base_url,
+        auth_token=settings.twilio_auth_token,
+        account_sid=settings.twilio_account_sid,
+        from_number="+8613805990701",
+        to_number="+865996110111",
+        inputs=[digits_of(number), PIN + "#", "2", "silence", "say:水管已经修好，恢复供水"],
+        output_func=lambda line: None,
+        incoming_path="/voice/units/incoming",
+    )
+    result = phone.run()
+    assert result.exit_code == 0, "\n".join(result.transcript)
+    assert get_case(db_session, number).state is CaseState.RESOLVED
