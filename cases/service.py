@@ -34,6 +34,7 @@ from cases.workflow import (
     transition,
 )
 from core.db import insert_returning, utcnow
+from routing import store as routing_store
 
 NUMBER_PREFIX = "MS"
 #: The event action of intake, and of a reminder sent (besides the workflow's actions).
@@ -170,6 +171,7 @@ def create_case(
                 raise CaseError(f"case for call {call_sid} vanished")
             return found
         case = created
+        routing_store.close_ivr_callback(session, call_sid, now)
     _log(
         session,
         case,

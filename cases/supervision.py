@@ -59,7 +59,9 @@ def _text(session: Session, units: Units, case: Case, what: str, tz: dt.tzinfo) 
     else:
         to = unit.supervisor
         body = f"【民生110督办】工单 {case.number}（{unit.name_zh}）已超期，请督促办理。"
-    sms.schedule_sms(session, key=f"case-{what}:{case.number}", to=to, body=body)
+    sms.schedule_sms(
+        session, key=f"case-{what}:{case.number}", to=to, body=body, case_number=case.number
+    )
 
 
 def notify_dispatched(session: Session, units: Units, case: Case, tz: dt.tzinfo) -> None:
@@ -71,6 +73,7 @@ def notify_dispatched(session: Session, units: Units, case: Case, tz: dt.tzinfo)
         key=f"case-dispatch:{case.number}:{unit.code}",
         to=unit.duty_contact,
         body=f"【民生110派单】工单 {case.number} 已派至{unit.name_zh}，请于 {due} 前办理并反馈。",
+        case_number=case.number,
     )
 
 

@@ -271,7 +271,8 @@ def run_due(app: Flask, now: dt.datetime | None = None) -> dict[str, int]:
         ids = due_jobs(session, now)
     outcome: dict[str, int] = {}
     for job_id in ids:
-        result = run_job(database, settings, job_id, now)
+        with app.app_context():
+            result = run_job(database, settings, job_id, now)
         outcome[result] = outcome.get(result, 0) + 1
     return outcome
 
@@ -292,7 +293,11 @@ def init_app(app: Flask) -> None:
     database: Database = app.extensions["hotline.db"]
 
     def run_one(job_id: int) -> None:
-        if run_job(database, settings, job_id) == "deferred":
+        # Inside the app's context, like the sweepers: a handler may reach code that reads the
+        # current app (its settings, its caches) whichever worker thread runs it.
+        with app.app_context():
+            result = run_job(database, settings, job_id)
+        if result == "deferred":
             # Come back when it is due (the sweep would, within a minute, if this is lost).
             with database.sessions() as session:
                 due_at = session.scalar(select(Job.due_at).where(Job.id == job_id))

@@ -8,7 +8,7 @@ import calls.models  # noqa: F401  (registers tables)
 import cases.models  # noqa: F401
 import console.models  # noqa: F401
 import core.jobs
-import core.models  # noqa: F401
+import core.models
 import core.pacer  # noqa: F401
 import ivr.models  # noqa: F401
 import providers.models  # noqa: F401

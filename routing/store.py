@@ -463,6 +463,29 @@ _CLOSE_OPEN_ATTEMPTS = (
 )
 
 
+_TASKS = cast(Table, m.CallbackTask.__table__)
+#: A case was opened from the call: its IVR hang-up task (if the final status came first, as it
+#: may for a caller who hung up while recording) is not needed.
+_CLOSE_IVR_TASK = (
+    update(_TASKS)
+    .where(
+        _TASKS.c.call_sid == bindparam("w_call_sid"),
+        _TASKS.c.kind == m.CallbackKind.ABANDONED_IVR.value,
+        _TASKS.c.closed_at.is_(None),
+    )
+    .values(
+        closed_at=bindparam("w_now", type_=_TASKS.c.closed_at.type),
+        outcome="not_needed",
+        note="a case was opened from the call",
+    )
+)
+
+
+def close_ivr_callback(session: Session, call_sid: str, now: dt.datetime) -> None:
+    """The caller was served after all (a case came from their call): close their IVR task."""
+    session.execute(_CLOSE_IVR_TASK, {"w_call_sid": call_sid, "w_now": now})
+
+
 @functools.cache
 def _abandoned_ivr(dialect: str) -> Any:
     """INSERT the IVR hang-up's task unless the call was served (built once per dialect).

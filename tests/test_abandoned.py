@@ -485,6 +485,32 @@ def test_a_caller_whose_request_became_a_case_is_served(
     assert tasks(db_session) == []
 
 
+def test_a_case_opened_after_the_final_status_closes_the_ivr_task(
+    twilio: TwilioSigner, settings: Settings, db_session: Session
+) -> None:
+    """A caller who hangs up while recording: Twilio may report the end before the recording."""
+    caller = Caller(twilio, settings)
+    caller.respond(SpeechResult="路灯坏了一个月没人修", Confidence="0.9")
+    assert caller.ends(45) == 204
+    (task,) = tasks(db_session, caller.sid)
+    assert task.closed_at is None
+    create_case(
+        db_session,
+        call_sid=caller.sid,
+        category="city_management",
+        language="zh",
+        caller_number=CALLER,
+        caller_raw=CALLER,
+        transcript="路灯坏了一个月没人修",
+        tz=settings.tz,
+        holidays={},
+    )
+    db_session.commit()
+    db_session.expire_all()
+    (task,) = tasks(db_session, caller.sid)
+    assert (task.outcome, task.closed_at is not None) == ("not_needed", True)
+
+
 @pytest.mark.usefixtures("roster")
 def test_a_caller_bridged_to_an_officer_is_served(
     twilio: TwilioSigner, settings: Settings, db_session: Session

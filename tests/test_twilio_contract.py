@@ -51,6 +51,11 @@ def test_survey_call_is_accepted(prism: str) -> None:
         status_callback=STATUS_URL,
         status_callback_event=["initiated", "ringing", "answered", "completed"],
         machine_detection="Enable",
+        async_amd="true",
+        async_amd_status_callback=f"{PUBLIC_BASE_URL}/voice/survey/amd?s=1&a=1",
+        async_amd_status_callback_method="POST",
+        time_limit=300,
+        byoc="BY" + "0" * 32,
         timeout=25,
     )
 
