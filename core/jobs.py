@@ -76,6 +76,14 @@ class Job(Base):
     )
 
 
+class GiveUp(Exception):
+    """Raised by a handler whose job can never succeed (Twilio refused it for good).
+
+    What the handler committed stays; the job is failed at once, with this as its error, so
+    `hotline jobs status` shows it instead of a job that looks done.
+    """
+
+
 class Defer(Exception):
     """Raised by a handler that cannot run yet (a pace limit): run again at `until`.
 
@@ -203,6 +211,22 @@ def run_job(
             )
             session.commit()
             return "deferred"
+        except GiveUp as exc:
+            session.rollback()
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(
+                    state=JobState.FAILED,
+                    locked_until=None,
+                    last_error=f"given up: {exc}"[:2000],
+                    updated_at=utcnow(),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            session.commit()
+            log.error("job %s %s given up: %s", kind, job_id, exc)
+            return "failed"
         except Exception as exc:
             session.rollback()
             job = session.get(Job, job_id, populate_existing=True)

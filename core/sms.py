@@ -197,8 +197,7 @@ def send(session: Session, payload: dict[str, Any], settings: Settings) -> None:
             _finish(session, message_id, FAILED if given_up else PENDING, code, error)
         if retried:
             raise
-        log.error("SMS %s refused by Twilio for good: %s (code %s)", key, error, code)
-        return
+        raise jobs.GiveUp(f"SMS {key} refused by Twilio for good: {error} (code {code})") from None
     except OSError as exc:  # no connection, timeout (requests' errors are OSErrors)
         if message_id is not None:
             final = FAILED if tries >= SEND_TRIES else PENDING

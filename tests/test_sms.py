@@ -231,9 +231,13 @@ def test_a_refusal_that_will_never_succeed_fails_the_text_at_once(
     fake.replies = [(400, {"code": code, "message": what, "status": 400})]
     schedule(app, db_session)
     (job,) = sms_jobs(db_session)
-    assert run_job(app, job) == "done", "handled: no retry"
+    assert run_job(app, job) == "failed", "given up at once: no retry"
     for minutes in (1, 5, 60, 600):
         assert run_job(app, job, minutes) == "skipped"
+    db_session.expire_all()
+    (job_row,) = sms_jobs(db_session)
+    assert job_row.state is JobState.FAILED, "hotline jobs status shows it failed"
+    assert "given up" in (job_row.last_error or "") and str(code) in (job_row.last_error or "")
 
     assert len(fake.posts) == 1
     row = message(db_session, "case-received:MS-1")
