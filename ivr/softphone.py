@@ -3,11 +3,17 @@
 It posts signed webhooks, plays the TwiML it gets back (Say, Play, Pause, Gather, Redirect, Dial,
 Record, Hangup, Reject) and lets a person at the keyboard, or a script of inputs, be the caller
 and the officers who answer. Where it and Twilio's documentation disagree, the documentation wins.
+
+With `amd_callback` it also plays Twilio's asynchronous answering-machine detection (AsyncAmd):
+the answer webhook carries no AnsweredBy, and the verdict is posted to its own URL once the first
+document has been fetched, while the call goes on. On a machine's verdict the caller gives no
+input and the hotline's REST hang-up (which it queues, then sends) ends the call: the current
+document's sounds play, and the call ends where it would next wait for the caller or fetch
+another document (a <Gather>, <Redirect>, <Dial> or <Record>), with CallStatus completed.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
@@ -19,18 +25,21 @@ from twilio.request_validator import RequestValidator
 
 from config.settings import Settings, SettingsError
 from ivr.softphone_twiml import (
+    ANSWERED_BY,
     CALLER_HUNG_UP_DIAL_STATUS,
     DIAL_OUTCOMES,
     SCREENING,
     SPOKEN,
     DialTarget,
     Screening,
+    amd_params,
     body_excerpt,
     dial_line,
     dial_result,
     dial_targets,
     error_reason,
     gather_result,
+    is_machine,
     leg_params,
     misplaced_input,
     new_sid,
@@ -116,9 +125,14 @@ class Softphone:
         first_status: str = "ringing",
         media_base: str = "https://api.twilio.com",
         screening: Screening = "exclusive",
+        amd_callback: tuple[str, str] | None = None,
     ) -> None:
         if screening not in SCREENING:
             raise ValueError(f"screening must be one of {', '.join(SCREENING)}, got {screening!r}")
+        if amd_callback is not None and amd_callback[1] not in ANSWERED_BY:
+            raise ValueError(
+                f"AnsweredBy must be one of {', '.join(ANSWERED_BY)}, got {amd_callback[1]!r}"
+            )
         self.transport = transport
         self.public_base_url = public_base_url.rstrip("/")
         self.account_sid = account_sid
@@ -132,7 +146,7 @@ class Softphone:
         self.max_steps = max_steps
         self.call_sid = call_sid or new_sid("CA")
         #: Parameters every webhook of this call carries besides the usual ones (an outbound
-        #: call's Direction and AnsweredBy, say).
+        #: call's Direction, say).
         self.leg_extra = dict(leg_extra or {})
         self.first_status = first_status
         #: Where the recordings' RecordingUrl points (a local stand-in for Twilio in tests).
@@ -140,6 +154,11 @@ class Softphone:
         #: Whether, when the first phone to answer declines, the other phones of the same <Dial>
         #: are still ringing and the next one answers (parallel) or not (exclusive).
         self.screening = screening
+        #: Asynchronous answering-machine detection: where its result is posted (a path, as
+        #: `incoming_path`) and the AnsweredBy it reports (see the module's docstring).
+        self.amd_callback = amd_callback
+        self._detection_due = amd_callback is not None
+        self._machine = False
         self._validator = RequestValidator(auth_token)
         self._transcript: list[str] = []
         self._requests: list[tuple[str, dict[str, str]]] = []
@@ -164,6 +183,8 @@ class Softphone:
             self._out("📴 end of the TwiML document: Twilio hangs up")
         elif how == "caller-hung-up":
             self._out("📴 the caller hung up")
+        elif how == "api-hangup":
+            self._out("📴 the hotline ended the call (answering machine)")
         if how != "error":
             duration = str(3 * self._steps)
             status = {**base, "CallStatus": "completed", "CallDuration": duration}
@@ -237,15 +258,30 @@ class Softphone:
     def _drive(self, request: _Request, leg: _Leg) -> EndedHow:
         """Fetch and play documents on `leg` until one ends the leg."""
         while True:
-            outcome = self._execute(self._fetch(request), request.url, leg)
+            root = self._fetch(request)
+            if self._detection_due:
+                self._detection()
+            outcome = self._execute(root, request.url, leg)
             if not isinstance(outcome, _Request):
                 return outcome
             request = outcome
+
+    def _detection(self) -> None:
+        """Post the answering-machine detection result, once (its answer is not TwiML)."""
+        assert self.amd_callback is not None  # noqa: S101 (only called when one is set)
+        self._detection_due = False
+        path, answered_by = self.amd_callback
+        self._machine = is_machine(answered_by)
+        self._out(f"🤖 answering-machine detection: {answered_by}")
+        params = amd_params(self.call_sid, self.account_sid, answered_by)
+        self._post(_Request(self._absolute(path), params))
 
     def _execute(self, root: ET.Element, url: str, leg: _Leg) -> _Request | EndedHow:
         """Play one document's verbs; the next webhook to fetch, or how the leg ended."""
         for verb in root:
             outcome: _Next = None
+            if self._machine and verb.tag in ("Redirect", "Dial", "Record"):
+                return "api-hangup"  # the REST hang-up comes first
             if verb.tag in SPOKEN:
                 self._out(leg.prefix + spoken_line(verb))
             elif verb.tag == "Gather":
@@ -283,6 +319,8 @@ class Softphone:
                 self._out(leg.prefix + spoken_line(child))
             else:
                 self._out(f"{leg.prefix}(ignored <{child.tag}> in <Gather>)")
+        if self._machine:
+            return "api-hangup"  # the machine says nothing we wait for; the REST hang-up comes
         if leg.officer:
             key = self._officer_key(leg)
             self._out(f"{leg.prefix}(the officer presses {key or 'nothing'})")
@@ -514,8 +552,11 @@ class Softphone:
     "--answered-by",
     default="human",
     show_default=True,
-    type=click.Choice(["human", "unknown", "machine_start", "machine_end_beep", "fax"]),
-    help="With --survey: what Twilio's answering-machine detection reports.",
+    type=click.Choice(ANSWERED_BY),
+    help="With --survey: what Twilio's answering-machine detection reports. It runs in the "
+    "background: the first question plays at once and the result is posted to "
+    "/voice/survey/amd as it plays; on a machine_… or fax verdict the callee answers nothing "
+    "and the hotline ends the call.",
 )
 def call_command(
     base_url: str,
@@ -531,14 +572,8 @@ def call_command(
 ) -> None:
     """Call the hotline from this terminal, exactly as Twilio would (no Twilio account needed)."""
     ctx = click.get_current_context()
-    softphone = functools.partial(
-        Softphone,
-        transport=_transport(base_url),
-        public_base_url=public_url or base_url,
-        inputs=list(inputs) if inputs else None,
-        output_func=click.echo,
-        screening=screening,
-    )
+    transport, public = _transport(base_url), public_url or base_url
+    scripted = list(inputs) if inputs else None
     if survey_case is not None:
         try:
             from app import create_app
@@ -546,16 +581,16 @@ def call_command(
             leg = survey_leg(create_app(Settings.from_env()), survey_case)
         except (SettingsError, LookupError) as exc:
             raise click.ClickException(str(exc)) from None
-        phone = softphone(
-            auth_token=auth_token or leg.auth_token,
-            account_sid=account_sid or leg.account_sid,
-            from_number=leg.from_number,
-            to_number=leg.to_number,
-            incoming_path=leg.answer_path,
-            status_path=leg.status_path,
-            call_sid=leg.call_sid,
-            leg_extra={"Direction": "outbound-api", "AnsweredBy": answered_by},
-            first_status="in-progress",
+        phone = survey_softphone(
+            leg,
+            answered_by,
+            transport=transport,
+            public_base_url=public,
+            auth_token=auth_token,
+            account_sid=account_sid,
+            inputs=scripted,
+            output_func=click.echo,
+            screening=screening,
         )
         click.echo(f"📲 the hotline's survey call for case {survey_case} rings {leg.to_number}")
         ctx.exit(phone.run().exit_code)
@@ -568,11 +603,16 @@ def call_command(
         to_number = to_number or settings.hotline_number
         auth_token = auth_token or settings.twilio_auth_token
         account_sid = account_sid or settings.twilio_account_sid
-    phone = softphone(
+    phone = Softphone(
+        transport=transport,
+        public_base_url=public,
         auth_token=auth_token,
         account_sid=account_sid,
         from_number=from_number,
         to_number=to_number,
+        inputs=scripted,
+        output_func=click.echo,
+        screening=screening,
     )
     ctx.exit(phone.run().exit_code)
 
@@ -606,6 +646,7 @@ def survey_leg(app: Flask, case_number: str) -> SurveyLeg:
             )
         attempt = dialer.attempt_row(db.session(), survey.id, survey.attempts)
         answer_url, status_url = dialer.call_urls(settings, survey.id, survey.attempts)
+        amd_url = dialer.amd_url(settings, survey.id, survey.attempts)
         base = settings.public_base_url.rstrip("/")
         return SurveyLeg(
             call_sid=(attempt.call_sid if attempt and attempt.call_sid else new_sid("CA")),
@@ -613,6 +654,39 @@ def survey_leg(app: Flask, case_number: str) -> SurveyLeg:
             to_number=survey.caller_number or DEFAULT_CALLER,
             answer_path=answer_url.removeprefix(base),
             status_path=status_url.removeprefix(base),
+            amd_path=amd_url.removeprefix(base),
             auth_token=settings.twilio_auth_token,
             account_sid=settings.twilio_account_sid,
         )
+
+
+def survey_softphone(
+    leg: SurveyLeg,
+    answered_by: str,
+    *,
+    transport: Transport,
+    public_base_url: str,
+    auth_token: str | None = None,
+    account_sid: str | None = None,
+    inputs: Sequence[str] | None = None,
+    output_func: Callable[[str], object] = print,
+    screening: Screening = "exclusive",
+) -> Softphone:
+    """The callee of survey call `leg`; detection (AsyncAmd) reports `answered_by` meanwhile."""
+    return Softphone(
+        transport=transport,
+        public_base_url=public_base_url,
+        auth_token=auth_token or leg.auth_token,
+        account_sid=account_sid or leg.account_sid,
+        from_number=leg.from_number,
+        to_number=leg.to_number,
+        inputs=inputs,
+        output_func=output_func,
+        incoming_path=leg.answer_path,
+        status_path=leg.status_path,
+        call_sid=leg.call_sid,
+        leg_extra={"Direction": "outbound-api"},
+        first_status="in-progress",
+        screening=screening,
+        amd_callback=(leg.amd_path, answered_by),
+    )

@@ -33,11 +33,26 @@ CALLER_HUNG_UP_DIAL_STATUS = "canceled"
 SPOKEN = ("Say", "Play", "Pause")
 DIAL_TARGETS = ("Number", "Client", "Sip", "Conference", "Queue")
 DEFAULT_CONFIDENCE = "0.92"
+#: Twilio's AnsweredBy values (answering-machine detection).
+ANSWERED_BY = (
+    "human",
+    "unknown",
+    "machine_start",
+    "machine_end_beep",
+    "machine_end_silence",
+    "machine_end_other",
+    "fax",
+)
+#: MachineDetectionDuration (ms) the softphone's detection result reports.
+AMD_DURATION_MS = "1800"
 
 _DIGITS = re.compile(r"[0-9*#]+")
 _SPEECH = re.compile(r"say(?:@(?P<confidence>[0-9.]+))?:(?P<text>.*)", re.IGNORECASE | re.DOTALL)
 
-EndedHow = Literal["hangup", "end-of-document", "error", "too-many-steps", "caller-hung-up"]
+#: "api-hangup": the hotline ended the call through the REST API (a machine's survey call).
+EndedHow = Literal[
+    "hangup", "end-of-document", "error", "too-many-steps", "caller-hung-up", "api-hangup"
+]
 Answer = dict[str, str] | Literal["hangup"] | None
 Screening = Literal["exclusive", "parallel"]
 
@@ -124,8 +139,25 @@ class SurveyLeg:
     to_number: str
     answer_path: str
     status_path: str
+    #: Where Twilio posts the answering-machine detection result (AsyncAmdStatusCallback).
+    amd_path: str
     auth_token: str
     account_sid: str
+
+
+def is_machine(answered_by: str) -> bool:
+    """Whether an AnsweredBy says a machine or a fax took the call."""
+    return answered_by.startswith(("machine_", "fax"))
+
+
+def amd_params(call_sid: str, account_sid: str, answered_by: str) -> dict[str, str]:
+    """What Twilio posts to an AsyncAmdStatusCallback: the call, the verdict, how long it took."""
+    return {
+        "CallSid": call_sid,
+        "AccountSid": account_sid,
+        "AnsweredBy": answered_by,
+        "MachineDetectionDuration": AMD_DURATION_MS,
+    }
 
 
 def new_sid(prefix: str) -> str:

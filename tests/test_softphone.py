@@ -1017,6 +1017,113 @@ def test_a_dial_in_a_sip_whisper_names_the_sip_noun() -> None:
     assert server.to("/voice/dialed")[0].params["DialCallStatus"] == "failed"
 
 
+# -- asynchronous answering-machine detection (survey calls) ------------------------------------
+
+AMD = "/voice/amd?s=7&a=1"
+NO_CONTENT = HttpResult(204, "", b"")
+QUESTION = (
+    '<Say>Welcome</Say><Gather action="/voice/q?n=1" actionOnEmptyResult="true">'
+    "<Say>Press 1</Say></Gather>"
+)
+
+
+def test_the_detection_result_is_posted_once_signed_after_the_first_document() -> None:
+    pages: dict[str, str | HttpResult] = {
+        "/voice/incoming": QUESTION,
+        "/voice/q?n=1": "<Redirect>/voice/q?n=2</Redirect>",
+        "/voice/q?n=2": "<Hangup/>",
+        AMD: HttpResult(200, "text/plain", b"thanks"),  # not TwiML: nobody plays it
+    }
+    result, server = call(
+        pages, ["1"], amd_callback=(AMD, "human"), leg_extra={"Direction": "outbound-api"}
+    )
+
+    assert (result.exit_code, result.ended_how) == (0, "hangup")
+    paths = [p.path for p in server.posts]
+    assert paths == ["/voice/incoming", AMD, "/voice/q?n=1", "/voice/q?n=2", "/voice/status"]
+    (detection,) = server.to(AMD)
+    assert detection.params == {
+        "CallSid": result.call_sid,
+        "AccountSid": ACCOUNT,
+        "AnsweredBy": "human",
+        "MachineDetectionDuration": "1800",
+    }
+    signature = detection.headers["X-Twilio-Signature"]
+    assert RequestValidator(TOKEN).validate(PUBLIC + AMD, detection.params, signature)
+    assert all("AnsweredBy" not in p.params for p in server.posts if p.path != AMD)
+    assert server.posts[0].params["CallStatus"] == "ringing"
+    verdict = result.transcript.index("🤖 answering-machine detection: human")
+    assert verdict < result.transcript.index("🔊 [en-US] Welcome"), "before the verbs play"
+
+
+@pytest.mark.parametrize(
+    "machine", ["machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other"]
+)
+def test_a_machines_verdict_ends_the_call_at_the_first_gather_without_input(machine: str) -> None:
+    pages: dict[str, str | HttpResult] = {
+        "/voice/incoming": QUESTION,
+        "/voice/q?n=1": "<Hangup/>",
+        AMD: NO_CONTENT,
+    }
+    result, server = call(pages, ["1"], amd_callback=(AMD, machine))
+
+    assert (result.exit_code, result.ended_how) == (0, "api-hangup")
+    assert [p.path for p in server.posts] == ["/voice/incoming", AMD, "/voice/status"]
+    assert server.to(AMD)[0].params["AnsweredBy"] == machine
+    assert server.to("/voice/status")[0].params["CallStatus"] == "completed"
+    assert "🔊 [en-US] Press 1" in result.transcript, "the question plays to the machine"
+    assert "» 1" not in result.transcript, "a machine gives no input"
+    assert "📴 the hotline ended the call (answering machine)" in result.transcript
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "<Say>Hold on</Say><Redirect>/voice/q?n=1</Redirect>",
+        "<Dial>+865996110119</Dial>",
+        '<Record action="/voice/q?n=1"/>',
+    ],
+)
+def test_a_fax_is_hung_up_on_before_any_further_webhook(page: str) -> None:
+    pages: dict[str, str | HttpResult] = {
+        "/voice/incoming": page,
+        "/voice/q?n=1": "<Hangup/>",
+        AMD: NO_CONTENT,
+    }
+    result, server = call(pages, ["dial:busy", "a message"], amd_callback=(AMD, "fax"))
+
+    assert result.ended_how == "api-hangup"
+    assert [p.path for p in server.posts] == ["/voice/incoming", AMD, "/voice/status"]
+
+
+def test_a_machine_hung_up_on_by_the_twiml_is_a_twiml_hang_up() -> None:
+    pages: dict[str, str | HttpResult] = {"/voice/incoming": "<Say>Bye</Say><Hangup/>"}
+    pages[AMD] = NO_CONTENT
+    result, _ = call(pages, amd_callback=(AMD, "machine_start"))
+
+    assert result.ended_how == "hangup"
+
+
+def test_a_refused_detection_result_is_an_error_and_no_verb_plays() -> None:
+    refused = HttpResult(400, "application/json", b'{"reason": "AnsweredBy: missing"}')
+    result, server = call({"/voice/incoming": QUESTION, AMD: refused}, amd_callback=(AMD, "human"))
+
+    assert (result.ended_how, result.exit_code) == ("error", 1)
+    assert "🔊 [en-US] Welcome" not in result.transcript
+    assert server.to("/voice/status") == []
+
+
+def test_without_detection_nothing_is_posted_for_it() -> None:
+    _, server = call({"/voice/incoming": QUESTION, "/voice/q?n=1": "<Hangup/>"}, ["1"])
+
+    assert [p.path for p in server.posts] == ["/voice/incoming", "/voice/q?n=1", "/voice/status"]
+
+
+def test_an_unknown_answered_by_is_refused() -> None:
+    with pytest.raises(ValueError, match="machine_end_silence"):
+        call({}, amd_callback=(AMD, "robot"))
+
+
 # -- over real HTTP, and the click command ------------------------------------------------------
 
 
@@ -1148,6 +1255,8 @@ def test_call_command_documents_the_new_inputs_and_refuses_a_bad_screening() -> 
     help_text = " ".join(CliRunner().invoke(call_command, ["--help"]).output.split())
     for word in ("officer:#", "officer:none", "dial:hangup", "--screening", "parallel"):
         assert word in help_text
+    for verdict in ("machine_end_silence", "machine_end_other", "fax", "unknown"):
+        assert verdict in help_text
 
     result = CliRunner().invoke(call_command, ["--screening", "sometimes"])
     assert result.exit_code == 2
