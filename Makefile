@@ -15,10 +15,12 @@ NODE_STAMP := node_modules/.installed-stamp
 
 .PHONY: install run test lint clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The developer tools (softphone, bench, Twilio mock): outside the product's wheel.
+	$(BIN)/python -m pip install --quiet --no-deps -e ./tools
 	touch $(STAMP)
 
 $(NODE_STAMP): package.json package-lock.json
@@ -40,7 +42,7 @@ install: $(STAMP) $(if $(wildcard package-lock.json),$(NODE_STAMP))
 # Where Prism and Twilio's spec are there (and TWILIO_API_BASE_URL is not set), the demo's
 # Twilio REST calls (SMS, survey calls) go to a local Prism mock of Twilio's API on port 4010.
 MOCK_PORT ?= 4010
-MOCK = $(if $(TWILIO_API_BASE_URL),,$(shell $(BIN)/python -c 'from devtools.twilio_mock import PRISM_BIN, spec_path; print("yes" if PRISM_BIN.exists() and spec_path().is_file() else "")' 2>/dev/null))
+MOCK = $(if $(TWILIO_API_BASE_URL),,$(shell $(BIN)/python -c 'from tools.twilio_mock import PRISM_BIN, spec_path; print("yes" if PRISM_BIN.exists() and spec_path().is_file() else "")' 2>/dev/null))
 
 run: install
 	$(BIN)/hotline db upgrade
@@ -51,7 +53,7 @@ run: install
 	trap 'kill 0' EXIT INT TERM; \
 	$(if $(MOCK),export TWILIO_API_BASE_URL=http://127.0.0.1:$(MOCK_PORT); \
 	  echo "Twilio's REST API: a Prism mock on $$TWILIO_API_BASE_URL (log: instance/twilio-mock.log)"; \
-	  $(BIN)/python -m devtools.twilio_mock --port $(MOCK_PORT) >instance/twilio-mock.log 2>&1 &,) \
+	  $(BIN)/python -m tools.twilio_mock --port $(MOCK_PORT) >instance/twilio-mock.log 2>&1 &,) \
 	$(BIN)/hotline worker & $(BIN)/hotline run --host 127.0.0.1 --port 5000
 
 lint: install

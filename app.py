@@ -20,7 +20,6 @@ from config.settings import Settings, SettingsError
 from core import db, health, jobs, webhooks
 from core.cli import db_cli, jobs_cli, worker_command
 from ivr import twiml as ivr_twiml
-from ivr.softphone import call_command
 from routing import bridge as routing_bridge
 from routing import durable
 
@@ -115,9 +114,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.before_request(_refuse_nul)
     _register_error_handlers(app)
     app.cli.add_command(db_cli)
-    from bench.callflow import bench_command
-
-    app.cli.add_command(bench_command)
     return app
 
 
@@ -211,8 +207,9 @@ cli = FlaskGroup(
     help="Minsheng Hotline operator commands (settings come from the environment).",
 )
 
-# A client of the hotline, not part of it: works without loading the app.
-cli.add_command(call_command)
+# The developer tools (`hotline call`, `hotline bench`) are not part of the product: they live in
+# tools/, a distribution of their own that a checkout installs beside it (`make install`), and
+# join this CLI through Flask's `flask.commands` entry points. A wheel of the product has none.
 
 
 def main() -> None:

@@ -30,8 +30,8 @@ from app import create_app
 from config.settings import Environment, Settings
 from core import migrate, twiml_contract
 from core.db import database, make_engine
-from devtools.databases import scratch_database
 from tests.support import TwilioSigner
+from tools.databases import scratch_database
 
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://hotline.example.org"

@@ -1,6 +1,6 @@
 """Stoplight Prism serving Twilio's OpenAPI spec: the REST API contract the tests run against.
 
-The spec is vendored in `devtools/twilio_oai/` (its SOURCE.md says from where and when);
+The spec is vendored in `tools/twilio_oai/` (its SOURCE.md says from where and when);
 TWILIO_OPENAPI_SPEC overrides the path. Prism comes from
 `npm ci` (package-lock.json, run by `make install`). Prism runs with `--errors`, so a request that
 violates the spec is answered with an error status (422, or 401 without credentials) instead of a
@@ -26,7 +26,7 @@ from typing import NoReturn
 
 import pytest
 
-from devtools.twilio_mock import (
+from tools.twilio_mock import (
     PRISM_BIN,
     REPO_ROOT,
     SPEC_ENV,
@@ -54,7 +54,7 @@ def _problem() -> str | None:
     if not spec.is_file() and os.environ.get(SPEC_ENV):
         return f"{SPEC_ENV}={spec} is not a file"
     if not spec.is_file():
-        return f"Twilio's OpenAPI spec is not at {spec} (vendored in devtools/twilio_oai/)"
+        return f"Twilio's OpenAPI spec is not at {spec} (vendored in tools/twilio_oai/)"
     if shutil.which("node") is None:
         return "node is not installed (Prism needs Node.js >= 20)"
     if not PRISM_BIN.exists():

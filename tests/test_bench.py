@@ -52,7 +52,7 @@ def test_a_small_benchmark_run_prints_every_figure(backend: str) -> None:
 
 
 def test_the_soak_tells_warm_up_from_growth() -> None:
-    from bench.callflow import memory_trend
+    from tools.bench.callflow import memory_trend
 
     def series(kib_at: Callable[[float], float]) -> list[dict[str, Any]]:
         return [{"t_s": t, "rss_kib_total": round(kib_at(t))} for t in range(0, 600, 10)]

@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from core.db import database
-from ivr.softphone import CallResult, FlaskTransport, Softphone
-from ivr.softphone_twiml import Screening
 from routing import store
 from routing.models import Alert, BridgeAttempt, CallbackTask
 from routing.roster import parse_roster
 from tests.conftest import TEST_AUTH_TOKEN, app_in_transaction
 from tests.support import CALLER
 from tests.test_routing_flow import FIRE, POLICE, ROSTER
+from tools.softphone import CallResult, FlaskTransport, Softphone
+from tools.softphone_twiml import Screening
 
 SCREENING = pytest.mark.parametrize("screening", ["exclusive", "parallel"])
 BYOC = "BY" + "fedcba9876543210" * 2

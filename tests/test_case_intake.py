@@ -25,7 +25,6 @@ from core import jobs, twilio_rest
 from core.db import database, make_engine
 from core.jobs import Job
 from core.models import SmsMessage
-from ivr.softphone import CallResult, FlaskTransport, Softphone
 from routing import durable
 from tests.conftest import make_settings
 from tests.support import (
@@ -38,6 +37,7 @@ from tests.support import (
     said,
     twiml,
 )
+from tools.softphone import CallResult, FlaskTransport, Softphone
 
 NUMBER = re.compile(r"^MS-\d{8}-\d{4}$")
 

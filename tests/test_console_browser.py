@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from twilio.request_validator import RequestValidator
 
-from ivr.softphone import HttpTransport, Softphone
+from tools.softphone import HttpTransport, Softphone
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 #: What Chromium needs on a machine without a display, a GPU or an open network.

@@ -25,21 +25,21 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from bench.callflow import free_port, gunicorn, stop
 from calls.models import Call, CallEvent, CallStatus
 from cases.models import Case
 from config.settings import CONFIG_DIR
 from core import jobs
 from core.db import Database, database
 from core.jobs import JobState
-from devtools.databases import scratch_database
-from ivr.softphone import HttpTransport, Softphone
 from recordings import service as recordings
 from recordings.models import RecordingState
 from routing.models import BridgeAttempt
 from tests.conftest import app_in_transaction, make_settings
 from tests.support import TwilioSigner
 from tests.test_recordings import FakeTwilioMedia, callback, job_for, media  # noqa: F401
+from tools.bench.callflow import free_port, gunicorn, stop
+from tools.databases import scratch_database
+from tools.softphone import HttpTransport, Softphone
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "faults-auth-token-0123456789abcdef"

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from console.models import Role
-from ivr.softphone import FlaskTransport, Softphone
 from tests.conftest import PUBLIC_BASE_URL, TEST_AUTH_TOKEN
 from tests.staff import PASSWORD, add_user, bearer, login, token_for
+from tools.softphone import FlaskTransport, Softphone
 
 CALLER = "+8613912345678"
 UNIT_CONTACT = "+8613805990702"  # city_management's duty contact in config/units.yaml

@@ -24,10 +24,10 @@ from core import jobs, sms, twilio_rest
 from core.db import utcnow
 from core.jobs import Job, JobState
 from core.models import SmsMessage
-from devtools import twilio_mock
 from tests.conftest import make_settings
 from tests.prism import prism_fixture  # noqa: F401 (`prism` fixture)
 from tests.support import CALLER, TwilioSigner, reason
+from tools import twilio_mock
 
 MESSAGING_SERVICE = "MG" + "ab" * 16
 LANDLINE = "+865996123456"

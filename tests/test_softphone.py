@@ -24,7 +24,8 @@ from flask.testing import FlaskClient
 from twilio.request_validator import RequestValidator
 
 from config.settings import Settings, env_name
-from ivr.softphone import (
+from tests.support import CALLER
+from tools.softphone import (
     CallResult,
     FlaskTransport,
     HttpResult,
@@ -32,7 +33,7 @@ from ivr.softphone import (
     Softphone,
     call_command,
 )
-from ivr.softphone_twiml import (
+from tools.softphone_twiml import (
     dial_line,
     dial_targets,
     gather_result,
@@ -40,7 +41,6 @@ from ivr.softphone_twiml import (
     parse_input,
     parse_officer_key,
 )
-from tests.support import CALLER
 
 PUBLIC = "https://hotline.example.org"
 TOKEN = "softphone-test-token-0123456789"

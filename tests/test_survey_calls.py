@@ -683,7 +683,7 @@ def test_every_call_status_twilio_documents_is_taken(
 
 
 def test_the_status_list_is_twilios() -> None:
-    from devtools import twilio_mock
+    from tools import twilio_mock
 
     spec = json.loads(twilio_mock.spec_path().read_text(encoding="utf-8"))
     documented = set(spec["components"]["schemas"]["call_enum_status"]["enum"])

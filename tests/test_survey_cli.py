@@ -17,7 +17,6 @@ from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs
 from core.jobs import Job
-from ivr.softphone import FlaskTransport, survey_leg, survey_softphone
 from surveys import dialer
 from surveys.models import SurveyAnswer, SurveyAttempt, SurveyOutcome, SurveyState
 from tests.conftest import PUBLIC_BASE_URL, TEST_AUTH_TOKEN
@@ -41,6 +40,7 @@ from tests.test_survey_calls import (  # noqa: F401 (fixtures)
     the_case,
     the_survey,
 )
+from tools.softphone import FlaskTransport, survey_leg, survey_softphone
 
 
 def run(app: Flask, *args: str) -> tuple[int, str]:
@@ -118,7 +118,7 @@ def hotline_call(
     monkeypatch.setattr(Settings, "from_env", classmethod(lambda cls: settings))
     monkeypatch.setattr("app.create_app", lambda settings=None: app)
     transport = FlaskTransport(app.test_client())
-    monkeypatch.setattr("ivr.softphone._transport", lambda base_url: transport)
+    monkeypatch.setattr("tools.softphone._transport", lambda base_url: transport)
     return run(app, "call", "--survey", number, "--public-url", PUBLIC_BASE_URL, *args)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from bench.survey_pace import measure
+from tools.bench.survey_pace import measure
 
 
 def test_several_workers_dialling_at_once_keep_the_global_pace(backend: str) -> None:
@@ -22,5 +22,5 @@ def test_several_workers_dialling_at_once_keep_the_global_pace(backend: str) -> 
     # The guarantee, and all a test asserts: the database never grants two slots closer than
     # the interval (0.2 s and the 10% margin), however the workers race. When the requests
     # reach Twilio depends on how busy the machine is: those figures are printed (and measured
-    # by `python -m bench.survey_pace`), not asserted.
+    # by `python -m tools.bench.survey_pace`), not asserted.
     assert result.min_slot_gap_s >= 0.22 - 1e-5

@@ -29,18 +29,18 @@ import pytest
 import yaml
 from sqlalchemy import func, select, update
 
-from bench.callflow import Server, free_port, gunicorn, stop
 from calls.models import CallEvent
 from cases.models import Case
 from cases.workflow import CaseState
 from config.settings import CONFIG_DIR
 from core.db import Database
-from devtools.databases import scratch_database
-from ivr.softphone import HttpResult, HttpTransport, Softphone
 from recordings.models import Recording, RecordingState
 from routing.models import BridgeAttempt
 from surveys.models import CaseSurvey, SurveyAttempt
 from tests.test_recordings import AUDIO
+from tools.bench.callflow import Server, free_port, gunicorn, stop
+from tools.databases import scratch_database
+from tools.softphone import HttpResult, HttpTransport, Softphone
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "topology-auth-token-0123456789abcdef"

@@ -227,7 +227,7 @@ def test_the_second_chance_belongs_to_the_same_call(
 def test_a_contact_who_records_nothing_twice_reaches_a_person_not_silence(
     app: Flask, settings: Settings, number: str, db_session: Session
 ) -> None:
-    from ivr.softphone import FlaskTransport, Softphone
+    from tools.softphone import FlaskTransport, Softphone
 
     phone = Softphone(
         transport=FlaskTransport(app.test_client()),
@@ -253,7 +253,7 @@ def test_a_contact_who_records_nothing_twice_reaches_a_person_not_silence(
 def test_a_result_recorded_on_the_second_chance_resolves_the_case(
     app: Flask, settings: Settings, number: str, db_session: Session
 ) -> None:
-    from ivr.softphone import FlaskTransport, Softphone
+    from tools.softphone import FlaskTransport, Softphone
 
     phone = Softphone(
         transport=FlaskTransport(app.test_client()),

@@ -5,8 +5,8 @@ Calls API that notes when each call request arrives, then starts several worker 
 all race through the same dial jobs (as Huey workers on several machines would). Prints how many
 calls arrived, the achieved rate, and the smallest gap between two arrivals, against the limit.
 
-    .venv/bin/python -m bench.survey_pace --workers 4 --calls 30 --cps 5
-    .venv/bin/python -m bench.survey_pace --database-url postgresql://postgres@127.0.0.1/test
+    .venv/bin/python -m tools.bench.survey_pace --workers 4 --calls 30 --cps 5
+    .venv/bin/python -m tools.bench.survey_pace --database-url postgresql://postgres@127.0.0.1/test
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from devtools.databases import scratch_database
+from tools.databases import scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
 

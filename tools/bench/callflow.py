@@ -7,7 +7,7 @@ call produces — the incoming call and its Gather actions; for an emergency the
 whisper, the officer's key press, the Dial action and the status callback; for a service request
 the recording's action, its status callback and the call's. A `--mix` share of the calls are
 emergencies. In the same run it measures the ceiling: a bare Flask app on the same gunicorn
-settings that only validates the signature and answers the greeting (`bench/ceiling.py`).
+settings that only validates the signature and answers the greeting (`tools/bench/ceiling.py`).
 
 Reports calls/s, webhooks/s, latency p50/p90/p99/max per route and over all webhooks, errors,
 and each server process's peak memory; `--json` prints the same as one JSON document.
@@ -45,8 +45,8 @@ from typing import Any
 import click
 from twilio.request_validator import RequestValidator
 
-from devtools.databases import scratch_database
-from ivr.softphone import HttpResult, HttpTransport, Softphone
+from tools.databases import scratch_database
+from tools.softphone import HttpResult, HttpTransport, Softphone
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "bench-auth-token-0123456789abcdef"
@@ -274,7 +274,11 @@ def servers(
             try:
                 ceiling_env = {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{ceiling_port}"}
                 ceiling = gunicorn(
-                    "ceiling", "bench.ceiling:create_app()", ceiling_env, workers, ceiling_port
+                    "ceiling",
+                    "tools.bench.ceiling:create_app()",
+                    ceiling_env,
+                    workers,
+                    ceiling_port,
                 )
                 try:
                     yield ours, ceiling
@@ -597,7 +601,7 @@ def render(result: dict[str, Any]) -> str:
 @click.option("--ceiling-requests", default=3000, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document")
 def bench_command(**options: Any) -> None:
-    """Benchmark whole simulated calls against the hotline under gunicorn (bench/callflow.py)."""
+    """Benchmark whole simulated calls against the hotline under gunicorn (tools/bench)."""
     if options["soak"] and not options["rate"]:
         options["rate"] = 20.0
     if not 0 <= options["mix"] <= 1:

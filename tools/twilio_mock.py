@@ -5,11 +5,11 @@ Twilio client at it with TWILIO_API_BASE_URL, so SMS and survey calls "go out" i
 without an account; tests start it too (tests/prism.py). Prism answers a request the spec allows
 with a sample record and one it forbids with an error (422), like Twilio would refuse it.
 
-The spec is vendored in `devtools/twilio_oai/` (see its SOURCE.md), so a fresh clone needs nothing
+The spec is vendored in `tools/twilio_oai/` (see its SOURCE.md), so a fresh clone needs nothing
 beside it; TWILIO_OPENAPI_SPEC serves another copy instead. Prism reads a copy of the spec in which
 form-encoded array parameters also accept a single item (`widen_form_arrays`); nothing else differs.
 
-    .venv/bin/python -m devtools.twilio_mock --port 4010
+    .venv/bin/python -m tools.twilio_mock --port 4010
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-#: Twilio's OpenAPI spec, vendored (devtools/twilio_oai/SOURCE.md says from where and when).
+#: Twilio's OpenAPI spec, vendored (tools/twilio_oai/SOURCE.md says from where and when).
 DEFAULT_SPEC = Path(__file__).resolve().parent / "twilio_oai" / "twilio_api_v2010.json"
 SPEC_ENV = "TWILIO_OPENAPI_SPEC"
 PRISM_BIN = REPO_ROOT / "node_modules" / ".bin" / "prism"
@@ -30,7 +30,7 @@ _FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
 def spec_path() -> Path:
-    """Twilio's OpenAPI spec: TWILIO_OPENAPI_SPEC, or the copy vendored in devtools/twilio_oai/."""
+    """Twilio's OpenAPI spec: TWILIO_OPENAPI_SPEC, or the copy vendored in tools/twilio_oai/."""
     override = os.environ.get(SPEC_ENV)
     return Path(override).expanduser().resolve() if override else DEFAULT_SPEC
 

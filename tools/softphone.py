@@ -24,7 +24,7 @@ import click
 from twilio.request_validator import RequestValidator
 
 from config.settings import Settings, SettingsError
-from ivr.softphone_twiml import (
+from tools.softphone_twiml import (
     ANSWERED_BY,
     CALLER_HUNG_UP_DIAL_STATUS,
     DIAL_OUTCOMES,
@@ -53,14 +53,14 @@ from ivr.softphone_twiml import (
     transport_path,
 )
 
-# Re-exported: callers import these from ivr.softphone.
-from ivr.softphone_twiml import CallResult as CallResult
-from ivr.softphone_twiml import EndedHow as EndedHow
-from ivr.softphone_twiml import FlaskTransport as FlaskTransport
-from ivr.softphone_twiml import HttpResult as HttpResult
-from ivr.softphone_twiml import HttpTransport as HttpTransport
-from ivr.softphone_twiml import SurveyLeg as SurveyLeg
-from ivr.softphone_twiml import Transport as Transport
+# Re-exported: callers import these from tools.softphone.
+from tools.softphone_twiml import CallResult as CallResult
+from tools.softphone_twiml import EndedHow as EndedHow
+from tools.softphone_twiml import FlaskTransport as FlaskTransport
+from tools.softphone_twiml import HttpResult as HttpResult
+from tools.softphone_twiml import HttpTransport as HttpTransport
+from tools.softphone_twiml import SurveyLeg as SurveyLeg
+from tools.softphone_twiml import Transport as Transport
 
 if TYPE_CHECKING:
     from flask import Flask
