@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.Database(settings.database_url, timeout_s=settings.db_timeout_s).init_app(app)
     jobs.init_app(app)
 
+    import staff
     from calls.views import bp as calls_bp
     from cases import views as cases_views
     from cases.cli import cases_cli
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api_v1.init_app(app)
     console_views.init_app(app)
     open311_views.init_app(app)
+    staff.init_app(app)
     app.cli.add_command(roster_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(providers_cli)

@@ -19,16 +19,18 @@ from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from api.openapi import document
+from cases import access
 from cases import service as cases
 from cases.models import Case
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
-from console import auth, board
-from console.auth import CENTER
-from console.models import Role, StaffUser
+from console import board
 from core import db
 from core.db import utcnow
 from core.webhooks import settings
 from providers.models import Provider
+from staff import service as staff
+from staff.models import Role, StaffUser
+from staff.service import CENTER
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyState
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
@@ -40,7 +42,7 @@ MAX_OFFSET = 1_000_000
 def _authenticate() -> None:
     if request.endpoint == "api_v1.openapi":
         return
-    user = auth.api_user()
+    user = staff.api_user(session=db.session())
     if user is None:
         abort(401, description="a valid bearer token is required (Authorization: Bearer …)")
     if user.role is Role.CLIENT:
@@ -72,7 +74,7 @@ def center_or_unit_case(case: Case | None) -> None:
     """Allow the center's roles; a unit contact only for a case of the unit."""
     if user().role in CENTER:
         return
-    if case is None or not auth.can_see_case(user(), case):
+    if case is None or not access.can_see_case(user(), case):
         abort(403, description="this belongs to another unit's case")
 
 
@@ -199,7 +201,7 @@ def act_on_case(number: str) -> tuple[Response, int]:
         abort(400, description="unit: a unit code")
     if unit is not None and action != Action.DISPATCH:
         abort(400, description=f"unit: only dispatch takes a unit, not {action}")
-    if not auth.may(user(), action):
+    if not access.may(user(), action):
         abort(403, description=f"the role {user().role.value} may not {action}")
     session = db.session()
     units = current_app.extensions["hotline.units"]

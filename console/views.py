@@ -1,6 +1,6 @@
 """The service center's console: server-rendered pages, a little JavaScript for the live board.
 
-Every page needs a login; what a user sees follows their role (console.auth). State changes are
+Every page needs a login; what a user sees follows their role (staff.service). State changes are
 POST forms carrying the session's CSRF token, and answer with a redirect (no double submits).
 """
 
@@ -29,14 +29,14 @@ from flask import (
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
+from cases import access
 from cases import service as cases
 from cases.models import Case
 from cases.units import Units
 from cases.workflow import Action, CaseError, CaseState, allowed_actions
 from console import auth, board, figures
-from console.auth import CENTER, ROSTER_EDITORS, console_user, login_required
+from console.auth import console_user, login_required
 from console.i18n import language, t
-from console.models import Role
 from core import db
 from core.db import utcnow
 from core.phone import mask
@@ -44,6 +44,9 @@ from core.webhooks import settings
 from recordings import service as recordings
 from routing import store
 from routing.roster import RosterError, coverage_gaps, on_duty, parse_roster, roster_to_dict
+from staff import service as staff
+from staff.models import Role
+from staff.service import CENTER, ROSTER_EDITORS
 from surveys.models import SurveyAnswer
 from surveys.service import surveys_of
 
@@ -139,12 +142,16 @@ def login() -> Any:
     error = None
     if request.method == "POST":
         try:
-            user = auth.authenticate(
-                db.session(), request.form.get("username", ""), request.form.get("password", "")
+            user = staff.authenticate(
+                request.form.get("username", ""),
+                request.form.get("password", ""),
+                session=db.session(),
             )
-        except auth.LoginError as exc:
+        except staff.LoginError as exc:
+            db.session().commit()  # the failed attempt counts, a lock-out holds
             error = str(exc)
         else:
+            db.session().commit()
             auth.start_session(user)
             target = request.args.get("next", "")
             safe = target.startswith("/console/") and not target.startswith("//")
@@ -259,7 +266,7 @@ def _visible_case(number: str) -> Case:
     case = db.session().scalar(select(Case).where(Case.number == number[:32]))
     if case is None:
         abort(404, description=f"no case {number}")
-    if not auth.can_see_case(user, case):
+    if not access.can_see_case(user, case):
         abort(403, description="this case belongs to another unit")
     return case
 
@@ -280,7 +287,7 @@ def case_page(number: str) -> Any:
         )
         for s in surveys
     }
-    actions = [a for a in allowed_actions(case.state) if auth.may(user, a)]
+    actions = [a for a in allowed_actions(case.state) if access.may(user, a)]
     return render_template(
         "console/case.html",
         case=case,
@@ -301,7 +308,7 @@ def case_act(number: str) -> Any:
     assert user is not None  # noqa: S101
     case = _visible_case(number)
     action = request.form.get("action", "")
-    if not auth.may(user, action):
+    if not access.may(user, action):
         abort(403, description=f"your role may not {action or 'do that'}")
     unit = request.form.get("unit") or None
     note = request.form.get("note", "")[:2000]
@@ -336,7 +343,7 @@ def recording_media(sid: str) -> Any:
     case = db.session().scalar(select(Case).where(Case.recording_sid == sid[:34]))
     user = console_user()
     assert user is not None  # noqa: S101
-    if user.role is Role.UNIT and (case is None or not auth.can_see_case(user, case)):
+    if user.role is Role.UNIT and (case is None or not access.can_see_case(user, case)):
         abort(403, description="this recording belongs to another unit's case")
     return recordings.media_response(db.session(), sid, settings())
 
@@ -534,6 +541,3 @@ def init_app(app: Flask) -> None:
         k: v for k, v in args.items() if k != "page"
     }
     app.permanent_session_lifetime = auth.SESSION_LIFETIME
-    from console.cli import users_cli
-
-    app.cli.add_command(users_cli)

@@ -6,7 +6,6 @@ from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
 import cases.models  # noqa: F401
-import console.models  # noqa: F401
 import core.jobs
 import core.models
 import core.pacer  # noqa: F401
@@ -14,6 +13,7 @@ import ivr.models  # noqa: F401
 import providers.models  # noqa: F401
 import recordings.models  # noqa: F401
 import routing.models  # noqa: F401
+import staff.models  # noqa: F401
 import surveys.models  # noqa: F401
 from core.db import Base
 

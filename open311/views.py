@@ -27,12 +27,12 @@ from cases import service as cases
 from cases.deadlines import SERVICE_CATEGORIES
 from cases.models import Case, CaseSource
 from cases.workflow import CaseState
-from console import auth
-from console.models import Role
 from core import db
 from core.db import utcnow
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
+from staff import service as staff
+from staff.models import Role
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = ("json", "xml")
@@ -178,7 +178,7 @@ def service_definition(code: str, fmt: str) -> Response:
 def create_request(fmt: str) -> Response:
     _format(fmt)
     form = request.form
-    client = auth.user_for_token(form.get("api_key", ""))
+    client = staff.user_for_token(form.get("api_key", ""), session=db.session())
     if client is None or client.role not in FILERS:
         raise Open311Error(403, "a valid api_key is required to file a request")
     code = form.get("service_code", "")

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from cases.service import apply, create_case
-from console import auth
-from console.models import Role, StaffUser
+from staff.models import Role, StaffUser
+from staff.service import hash_password, new_api_token
 
 PASSWORD = "correct horse battery"
 _HASH: dict[str, str] = {}
@@ -20,7 +20,7 @@ _HASH: dict[str, str] = {}
 def add_user(db_session: Session, username: str, role: Role, unit: str | None = None) -> StaffUser:
     """A user with PASSWORD (hashed once per test session: scrypt is slow on purpose)."""
     if "hash" not in _HASH:
-        _HASH["hash"] = auth.hash_password(PASSWORD)
+        _HASH["hash"] = hash_password(PASSWORD)
     user = StaffUser(
         username=username, display_name=username, password_hash=_HASH["hash"], role=role
     )
@@ -45,7 +45,7 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> TestR
 
 
 def token_for(db_session: Session, user: StaffUser) -> str:
-    token = auth.new_api_token(db_session, user, "test")
+    token = new_api_token(user, "test", session=db_session)
     db_session.commit()
     return token
 

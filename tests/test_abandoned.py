@@ -598,7 +598,7 @@ def test_answer_times_and_figures_count_abandoned_calls_apart(
     assert f.as_dict()["bridged_calls"]["abandon_rate"] == 0.5
     assert ("bridged_calls", "abandoned", "2") in f.csv_rows()
 
-    from console.models import Role
+    from staff.models import Role
     from tests.staff import add_user, login
 
     add_user(db_session, "boss", Role.SUPERVISOR)

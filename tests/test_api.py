@@ -13,7 +13,7 @@ from hypothesis import settings as hsettings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.orm import Session
 
-from console.models import Role
+from staff.models import Role
 from tests.staff import add_user, bearer, open_case, token_for
 
 

@@ -16,11 +16,11 @@ from cases.models import Case
 from cases.service import timeline
 from cases.workflow import CaseState
 from config.settings import CONFIG_DIR, Settings
-from console.models import Role, StaffUser
 from core.db import utcnow
 from routing import store
 from routing.models import CallbackTask
 from routing.roster import load_roster
+from staff.models import Role, StaffUser
 from tests.staff import PASSWORD, add_user, csrf_of, login, open_case
 from tests.support import TwilioSigner, call_params, gather_of, path_of, twiml
 

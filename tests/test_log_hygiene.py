@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
-from console.models import Role
+from staff.models import Role
 from tests.conftest import PUBLIC_BASE_URL, TEST_AUTH_TOKEN
 from tests.staff import PASSWORD, add_user, bearer, login, token_for
 from tools.softphone import FlaskTransport, Softphone

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from cases.models import Case, CaseSource
 from cases.workflow import CaseState
-from console.models import Role
 from core.jobs import Job
+from staff.models import Role
 from tests.staff import add_user, open_case, token_for
 
 BASE = "/open311/v2"

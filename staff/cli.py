@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import click
+from flask import current_app
 from sqlalchemy import select
 
-from console import auth
-from console.models import ApiToken, Role, StaffUser
 from core import db
 from core.db import utcnow
 from core.webhooks import settings
+from staff.models import ApiToken, Role, StaffUser
+from staff.service import PasswordError, hash_password, new_api_token
 
 #: The demo logins `make run` creates on a development database (refused in production).
 DEMO_USERS = (
@@ -35,8 +36,6 @@ def _user(username: str) -> StaffUser:
 
 
 def _check_unit(role: Role, unit: str | None) -> None:
-    from flask import current_app
-
     if role is Role.UNIT:
         if not unit:
             raise click.ClickException("a unit contact needs --unit CODE")
@@ -63,8 +62,8 @@ def add(
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise click.ClickException(f"user {username!r} exists (hotline users passwd to reset)")
     try:
-        hashed = auth.hash_password(password)
-    except auth.PasswordError as exc:
+        hashed = hash_password(password)
+    except PasswordError as exc:
         raise click.ClickException(str(exc)) from None
     session.add(
         StaffUser(
@@ -98,8 +97,8 @@ def passwd(username: str, password: str) -> None:
     """Set a new password (ends the user's sessions, lifts a lock-out)."""
     user = _user(username)
     try:
-        user.password_hash = auth.hash_password(password)
-    except auth.PasswordError as exc:
+        user.password_hash = hash_password(password)
+    except PasswordError as exc:
         raise click.ClickException(str(exc)) from None
     user.session_version += 1
     user.failed_logins, user.locked_until = 0, None
@@ -134,7 +133,7 @@ def disable(username: str) -> None:
 def token(username: str, name: str) -> None:
     """Create an API token acting as USERNAME; it is shown once."""
     user = _user(username)
-    plain = auth.new_api_token(db.session(), user, name or "cli")
+    plain = new_api_token(user, name or "cli", session=db.session())
     db.session().commit()
     click.echo(plain)
 
@@ -161,7 +160,7 @@ def demo() -> None:
         raise click.ClickException("no demo logins in production")
     session = db.session()
     created = []
-    hashed = auth.hash_password(DEMO_PASSWORD)
+    hashed = hash_password(DEMO_PASSWORD)
     for username, role, unit, name in DEMO_USERS:
         exists = session.scalar(select(StaffUser.id).where(StaffUser.username == username))
         if exists is None:
