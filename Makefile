@@ -60,6 +60,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	# The architecture: layers, no package importing another's views, no cycles (pyproject.toml's
+	# import-linter contracts), and no first-party import hidden inside a function.
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m tools.check_imports
 
 test: lint
 	$(BIN)/pytest

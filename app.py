@@ -12,16 +12,29 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+import api
 import core.sms  # noqa: F401  (registers its job handler)
+import ivr
 import recordings.service  # noqa: F401  (registers its job handlers)
-from calls.service import BadWebhook
+import staff
+import surveys
+from calls.views import bp as calls_bp
+from cases import views as cases_views
+from cases.cli import cases_cli
 from config.files import ConfigFileError
 from config.settings import Settings, SettingsError
-from core import db, health, jobs, webhooks
+from console import views as console_views
+from core import db, durable, health, jobs, sms_views, webhooks
 from core.cli import db_cli, jobs_cli, worker_command
+from core.webhooks import BadWebhook
 from ivr import twiml as ivr_twiml
+from open311 import views as open311_views
+from providers.cli import providers_cli
+from recordings.views import bp as recordings_bp
 from routing import bridge as routing_bridge
-from routing import durable
+from routing import views as routing_views
+from routing.cli import roster_cli, spool_cli
+from surveys.views import apology as survey_apology
 
 log = logging.getLogger("hotline")
 
@@ -75,41 +88,22 @@ def create_app(settings: Settings | None = None) -> Flask:
     db.Database(settings.database_url, timeout_s=settings.db_timeout_s).init_app(app)
     jobs.init_app(app)
 
-    import staff
-    from calls.views import bp as calls_bp
-    from cases import views as cases_views
-    from cases.cli import cases_cli
-    from core import sms_views
-    from ivr import views as ivr_views
-    from providers.cli import providers_cli
-    from recordings.views import bp as recordings_bp
-    from routing import durable
-    from routing import views as routing_views
-    from routing.cli import roster_cli, spool_cli
-    from surveys import service as surveys
-    from surveys.cli import surveys_cli
-
     app.register_blueprint(health.bp)
     durable.init_app(app)
-    ivr_views.init_app(app)
+    ivr.init_app(app)
     routing_views.init_app(app)
     cases_views.init_app(app)
     surveys.init_app(app)
     app.register_blueprint(calls_bp)
     app.register_blueprint(recordings_bp)
     app.register_blueprint(sms_views.bp)
-    from api import v1 as api_v1
-    from console import views as console_views
-    from open311 import views as open311_views
-
-    api_v1.init_app(app)
+    api.init_app(app)
     console_views.init_app(app)
     open311_views.init_app(app)
     staff.init_app(app)
     app.cli.add_command(roster_cli)
     app.cli.add_command(cases_cli)
     app.cli.add_command(providers_cli)
-    app.cli.add_command(surveys_cli)
     app.cli.add_command(spool_cli)
     app.cli.add_command(worker_command)
     app.cli.add_command(jobs_cli)
@@ -165,9 +159,7 @@ def _register_error_handlers(app: Flask) -> None:
         if request.path.startswith("/voice/"):
             try:
                 if request.path.startswith(SURVEY_ROUTES):
-                    from surveys.views import apology
-
-                    return webhooks.twiml(apology())
+                    return webhooks.twiml(survey_apology())
                 return webhooks.twiml(ivr_twiml.apology(webhooks.settings()))
             except Exception:  # even the settings are unavailable: a fixed answer
                 log.exception("apology failed on %s", request.path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import re
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, false, insert, literal_column, select, update
@@ -17,15 +16,10 @@ from werkzeug.datastructures import MultiDict
 from calls.models import Call, CallDirection, CallEvent, CallStatus
 from core.db import utcnow
 from core.phone import caller_e164
+from core.webhooks import ACCOUNT_SID_RE, CALL_SID_RE, BadWebhook
 
-CALL_SID_RE = re.compile(r"^CA[0-9a-f]{32}$")
-ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
 MAX_RAW_NUMBER = 64
 MAX_DURATION_S = 7 * 24 * 3600
-
-
-class BadWebhook(ValueError):
-    """A webhook's parameters are missing or malformed; the message says which and why."""
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ from cases.models import Case
 from cases.units import hash_pin, units_for_app
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
 from core import db, sms
+from core.calendar import stored_holidays
 from core.webhooks import settings
 from providers.service import refusal
 
@@ -222,7 +223,7 @@ def _act(
         refused = refusal(session, unit, dt.datetime.now(dt.UTC), settings().tz)
         if refused is not None:
             raise click.ClickException(f"cannot dispatch {number} to {unit}: {refused}")
-    holidays = service.stored_holidays(session) if action is Action.REOPEN else None
+    holidays = stored_holidays(session) if action is Action.REOPEN else None
     try:
         case = service.apply(
             session,

@@ -11,18 +11,18 @@ complaint       13 working days       end of the 13th working day after the day 
 consultation    1 working day         end of the next working day
 ==============  ====================  =======================================================
 
-*Working days* are Monday to Friday minus the holidays given (the duty roster's `holidays`, a
-`Mapping[date, str]`). The day a case is created never counts, even if it is a working day: it
-is a partial day, and a case created at 23:50 must not lose one of its days. A case created on
-Saturday, Sunday or a holiday starts counting on the next working day.
+*Working days* are the hotline's calendar's (core.calendar: Monday to Friday minus the duty
+roster's holidays, a `Mapping[date, str]`). The day a case is created never counts, even if it
+is a working day: it is a partial day, and a case created at 23:50 must not lose one of its
+days. A case created on Saturday, Sunday or a holiday starts counting on the next working day.
 
 *End of a day* is the midnight that ends it (24:00 local, i.e. 00:00 of the next calendar day),
 stored as an aware UTC instant. A case is overdue when `now >= due_at`; there is no 23:59:59 gap.
 Around a DST change midnight is taken as the wall-clock time in the timezone (an ambiguous one
 is its first occurrence), which zoneinfo resolves to one instant.
 
-Not modelled: make-up working days on a weekend (调休). A weekend is always a day off here, so
-around such a weekend a deadline can fall a day later than the official calendar says.
+The kind of a case follows from its category (core.categories: emergency or service), and from
+the complaint categories below.
 """
 
 from __future__ import annotations
@@ -31,31 +31,11 @@ import enum
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-EMERGENCY_CATEGORIES: frozenset[str] = frozenset(
-    {"police", "fire", "medical", "traffic", "disaster"}
-)
-SERVICE_CATEGORIES: tuple[str, ...] = (
-    "city_management",
-    "environment",
-    "market_regulation",
-    "utilities",
-    "transport",
-    "housing",
-    "social_assistance",
-    "household_services",
-    "consultation",
-    "public_security",
-    "other",
-)
-#: Every classifier category id (config/classifier.yaml; the ids are stable).
-CATEGORIES: tuple[str, ...] = (
-    "police",
-    "fire",
-    "medical",
-    "traffic",
-    "disaster",
-    *SERVICE_CATEGORIES,
-)
+from core.calendar import add_working_days
+from core.categories import CATEGORIES
+
+#: The service categories (core.categories; Open311 reads them here).
+SERVICE_CATEGORIES: tuple[str, ...] = CATEGORIES.service
 #: Categories that are complaints unless said otherwise (fake goods, pollution…).
 COMPLAINT_CATEGORIES: frozenset[str] = frozenset({"market_regulation", "environment"})
 
@@ -88,7 +68,7 @@ def kind_for(category: str, complaint: bool | None = None) -> CaseKind:
     market_regulation and environment are complaints, consultation is a consultation, the rest
     are help requests. Unknown categories are treated like `other`.
     """
-    if category in EMERGENCY_CATEGORIES:
+    if category in CATEGORIES.emergency:
         return CaseKind.EMERGENCY
     if complaint is None:
         complaint = category in COMPLAINT_CATEGORIES
@@ -97,23 +77,6 @@ def kind_for(category: str, complaint: bool | None = None) -> CaseKind:
     if category == "consultation":
         return CaseKind.CONSULTATION
     return CaseKind.HELP
-
-
-def is_working_day(day: date, holidays: Mapping[date, str]) -> bool:
-    """Monday to Friday, and not a holiday."""
-    return day.weekday() < 5 and day not in holidays
-
-
-def add_working_days(day: date, count: int, holidays: Mapping[date, str]) -> date:
-    """The `count`-th working day after `day` (`day` itself never counts; 0 gives `day`)."""
-    if count < 0:
-        raise ValueError(f"count must not be negative, got {count}")
-    found = 0
-    while found < count:
-        day += timedelta(days=1)
-        if is_working_day(day, holidays):
-            found += 1
-    return day
 
 
 def end_of_day(day: date, tz: tzinfo) -> datetime:

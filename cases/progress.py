@@ -16,8 +16,7 @@ from cases.unitline import case_number
 from cases.workflow import OPEN_STATES, OPEN_STATES_ORDERED, CaseState
 from config.settings import Settings
 from core import db, webhooks
-from core.voice import say
-from ivr.tree import Line
+from core.voice import Line, say
 
 bp = webhooks.protect(Blueprint("progress", __name__, url_prefix="/voice/cases"))
 

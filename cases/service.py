@@ -33,6 +33,8 @@ from cases.workflow import (
     CaseState,
     transition,
 )
+from core.calendar import stored_holidays
+from core.categories import CATEGORIES
 from core.db import insert_returning, utcnow
 from routing import store as routing_store
 
@@ -442,8 +444,6 @@ def recategorize(
     now: dt.datetime | None = None,
 ) -> Case:
     """A dispatcher corrects the classifier's category (audited; state and deadline unchanged)."""
-    from cases.deadlines import CATEGORIES
-
     if category not in CATEGORIES:
         raise CaseError(f"category: unknown category {category!r} (known: {', '.join(CATEGORIES)})")
     case = get_case(session, case_number)
@@ -464,13 +464,6 @@ def recategorize(
     )
     session.flush()
     return case
-
-
-def stored_holidays(session: Session) -> dict[dt.date, str]:
-    """The holidays of the imported duty roster (empty when none was imported)."""
-    from routing.models import Holiday
-
-    return {h.day: h.name for h in session.scalars(select(Holiday).order_by(Holiday.day))}
 
 
 # ------------------------------------------------------------------------------------ helpers
@@ -574,6 +567,7 @@ __all__ = [
     "list_cases",
     "mark_escalated",
     "mark_reminded",
+    # core.calendar's, for the console, the API and Open311 (which reach it as cases.service's).
     "stored_holidays",
     "timeline",
 ]

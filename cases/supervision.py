@@ -17,8 +17,8 @@ from cases.models import Case
 from cases.service import due_for_escalation, due_for_reminder, mark_escalated, mark_reminded
 from cases.units import Units
 from core import jobs, sms
+from core.alerts import raise_alert
 from core.db import utcnow
-from routing import store
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def supervise(
         if mark_escalated(session, case, note="deadline passed", now=now):
             escalated += 1
             _text(session, units, case, "escalate", tz)
-            store.raise_alert(
+            raise_alert(
                 session,
                 {
                     "call_sid": None,

@@ -18,15 +18,15 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
 from cases import capture
+from cases.intake import to_the_desk
 from cases.models import UnitPinFailure
 from cases.service import CaseError, CaseNotFound, apply, get_case
 from cases.units import units_for_app
-from cases.views import to_the_desk
 from cases.workflow import CaseState
 from core import db, webhooks
+from core.alerts import raise_alert
 from core.db import utcnow
 from core.voice import ZH
-from routing import store
 
 log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("unitline", __name__, url_prefix="/voice/units"))
@@ -150,7 +150,7 @@ def pin() -> Response:
         )
         response = VoiceResponse()
         if tries >= MAX_TRIES:
-            store.raise_alert(
+            raise_alert(
                 session,
                 {
                     "call_sid": report.call_sid,

@@ -24,10 +24,17 @@ from typing import Any, Literal, get_args
 
 from flask import Flask
 
-from cases.deadlines import CATEGORIES
-from config.files import ConfigFileError, load_config_file, require_mapping
-from config.settings import Settings
-from core.phone import InvalidPhoneNumber, to_e164
+from config.files import (
+    ConfigFileError,
+    load_config_file,
+    reject_unknown_fields,
+    require_mapping,
+    require_phone,
+    require_text,
+)
+from config.settings import CONFIG_DIR, Settings
+from core.categories import CATEGORIES
+from core.phone import to_e164
 
 UnitKind = Literal["department", "township", "team", "provider"]
 
@@ -231,12 +238,7 @@ def _categories(value: Any, where: str) -> tuple[str, ...]:
 
 
 def _phone(value: Any, region: str, where: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)  # an unquoted number: YAML made it an int
-    try:
-        return to_e164(_text(value, where), region)
-    except InvalidPhoneNumber as exc:
-        raise UnitsError(f"{where}: {exc}") from None
+    return require_phone(value, where, UnitsError, lambda text: to_e164(text, region))
 
 
 def _pin(spec: Mapping[str, Any], iterations: int, label: str) -> PinHash:
@@ -258,19 +260,11 @@ def _pin(spec: Mapping[str, Any], iterations: int, label: str) -> PinHash:
 
 
 def _text(value: Any, where: str) -> str:
-    if value is None:
-        raise UnitsError(f"{where}: missing")
-    if isinstance(value, bool):
-        raise UnitsError(f"{where}: YAML read {value!r} as true/false; quote it")
-    if not isinstance(value, str | int | float) or not str(value).strip():
-        raise UnitsError(f"{where}: must be non-empty text")
-    return str(value).strip()
+    return require_text(value, where, UnitsError)
 
 
 def _known_fields(spec: Mapping[str, Any], known: tuple[str, ...], where: str) -> None:
-    for key in spec:
-        if key not in known:
-            raise UnitsError(f"{where}: unknown field {key!r} (known: {', '.join(known)})")
+    reject_unknown_fields(spec, known, where, UnitsError)
 
 
 # ------------------------------------------------------------------------------ one per app
@@ -285,8 +279,6 @@ def units_file(app: Flask) -> Path:
 
 
 def _units_path(settings: Settings) -> Path:
-    from config.settings import CONFIG_DIR
-
     configured = getattr(settings, "units_file", None)
     return Path(configured) if configured else CONFIG_DIR / "units.yaml"
 

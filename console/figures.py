@@ -1,4 +1,8 @@
-"""The center's figures for a period: what the console charts, the API serves and CSV exports."""
+"""The center's figures for a period: what the console charts, the API serves and CSV exports.
+
+`figures_for_request` is the period a request asks for (`?from=…&to=…`, local days) and its
+figures, the same for the console's pages and `/api/v1/figures`.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,17 @@ import statistics
 from collections import Counter
 from typing import Any
 
+from flask import abort, current_app, request
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from calls.models import Call, CallDirection
 from cases.models import Case
 from cases.workflow import OPEN_STATES_ORDERED
+from core import db
+from core.db import utcnow
+from core.webhooks import settings
+from ivr.figures import answer_times
 from providers.models import Provider, ProviderComplaint
 from routing import store
 from surveys.definition import Survey
@@ -130,7 +139,7 @@ def compute(
         hours[created.astimezone(tz).strftime("%Y-%m-%d %H:00")] += 1
     # Answer times are of calls an officer accepted: an abandoned call has none, and is counted
     # apart in `bridged` (with the abandon rate).
-    times = [s for _, _, s in store.answer_times(session, since, until) if s is not None]
+    times = [s for _, _, s in answer_times(session, since, until) if s is not None]
     bridged = sum(store.bridge_outcomes(session, since, until).values(), store.BridgeCounts())
     in_period = and_(Case.created_at >= since, Case.created_at < until)
     by_category = session.execute(
@@ -188,3 +197,36 @@ def _quantile(values: list[float], q: float) -> float | None:
         return None
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def period() -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
+    """The chosen local days (?from=YYYY-MM-DD&to=…; default the last 7 days) and their span."""
+    tz = settings().tz
+    today = dt.datetime.now(tz).date()
+    first, last = today - dt.timedelta(days=6), today
+    try:
+        if request.args.get("from"):
+            first = dt.date.fromisoformat(request.args["from"])
+        if request.args.get("to"):
+            last = dt.date.fromisoformat(request.args["to"])
+    except ValueError:
+        abort(400, description="from and to are dates like 2026-11-25")
+    if last < first or (last - first).days > 366 or first.year < 2000 or last.year > 2100:
+        abort(400, description="the period must run forwards, within 2000–2100, for at most a year")
+    start = dt.datetime.combine(first, dt.time(), tz)
+    end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(), tz)
+    return first, last, start, end
+
+
+def figures_for_request() -> tuple[Figures, dt.date, dt.date]:
+    """The figures of the period the request asks for (?from=…&to=…), and its local days."""
+    first, last, start, end = period()
+    result = compute(
+        db.session(),
+        current_app.extensions["hotline.survey"],
+        settings().tz,
+        start,
+        end,
+        utcnow(),
+    )
+    return result, first, last

@@ -5,9 +5,12 @@ from __future__ import annotations
 import click
 from alembic.config import Config
 from flask import current_app
+from huey.consumer import Consumer
+from sqlalchemy import func, select
 
 from core import migrate
 from core.db import database
+from core.jobs import Job, JobState, run_due
 from core.webhooks import settings
 
 
@@ -50,10 +53,6 @@ def current() -> None:
 @click.option("--workers", default=2, show_default=True, help="Worker threads.")
 def worker_command(workers: int) -> None:
     """Run the background job consumer (downloads, SMS, deadlines) with the periodic sweep."""
-    from huey.consumer import Consumer
-
-    from core.jobs import run_due
-
     run_due(current_app._get_current_object())  # type: ignore[attr-defined]
     Consumer(current_app.extensions["hotline.huey"], workers=workers, periodic=True).run()
 
@@ -66,10 +65,6 @@ def jobs_cli() -> None:
 @jobs_cli.command("status")
 def jobs_status() -> None:
     """Count jobs by kind and state; list failed ones with their last error."""
-    from sqlalchemy import func, select
-
-    from core.jobs import Job, JobState
-
     session = database().sessions()
     rows = session.execute(
         select(Job.kind, Job.state, func.count()).group_by(Job.kind, Job.state)
@@ -83,6 +78,4 @@ def jobs_status() -> None:
 @jobs_cli.command("run-due")
 def jobs_run_due() -> None:
     """Run every due job now in this process (without a worker)."""
-    from core.jobs import run_due
-
     click.echo(str(run_due(current_app._get_current_object())))  # type: ignore[attr-defined]

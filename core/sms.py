@@ -23,11 +23,11 @@ from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from werkzeug.datastructures import MultiDict
 
-from calls.service import ACCOUNT_SID_RE, BadWebhook
 from config.settings import Settings
 from core import jobs, twilio_rest
 from core.db import insert_if_missing, utcnow
 from core.models import SmsMessage
+from core.webhooks import BadWebhook, our_account
 
 log = logging.getLogger(__name__)
 
@@ -290,11 +290,7 @@ class StatusReport:
         sid = params.get("MessageSid", "").strip()
         if not _MESSAGE_SID.match(sid):
             raise BadWebhook("MessageSid: expected 'SM' or 'MM' followed by 32 hex digits")
-        account = params.get("AccountSid", "").strip()
-        if not ACCOUNT_SID_RE.match(account):
-            raise BadWebhook("AccountSid: expected 'AC' followed by 32 lowercase hex digits")
-        if account.lower() != account_sid.lower():
-            raise BadWebhook("AccountSid: not this hotline's Twilio account")
+        our_account(params, account_sid)
         status = params.get("MessageStatus", "").strip()
         if status not in MESSAGE_STATUSES:
             allowed = ", ".join(MESSAGE_STATUSES)

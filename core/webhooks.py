@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Response, abort, current_app, g, request
@@ -21,6 +23,22 @@ SIGNATURE_SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 
 Params = ImmutableMultiDict[str, str]
+CALL_SID_RE = re.compile(r"^CA[0-9a-f]{32}$")
+ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-f]{32}$")
+
+
+class BadWebhook(ValueError):
+    """A webhook's parameters are missing or malformed; the message says which and why (400)."""
+
+
+def our_account(params: Mapping[str, str], account_sid: str) -> str:
+    """The webhook's AccountSid, which must be this hotline's account (else BadWebhook)."""
+    account = params.get("AccountSid", "").strip()
+    if not ACCOUNT_SID_RE.match(account):
+        raise BadWebhook("AccountSid: expected 'AC' followed by 32 lowercase hex digits")
+    if account.lower() != account_sid.lower():
+        raise BadWebhook("AccountSid: not this hotline's Twilio account")
+    return account
 
 
 def settings() -> Settings:

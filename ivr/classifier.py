@@ -1,6 +1,7 @@
 """What did the caller say? A rule-based classifier biased toward safety.
 
-Rules and phrases live in `config/classifier.yaml`. The decision is deliberately asymmetric: a
+Rules and phrases live in `config/classifier.yaml`, beside the categories they choose from (the
+hotline's one list of categories, core.categories). The decision is deliberately asymmetric: a
 single emergency phrase that is not negated makes the call an emergency, whatever else was said
 (a missed emergency can cost a life; a false one costs a minute of an officer's time).
 """
@@ -8,7 +9,6 @@ single emergency phrase that is not negated makes the call an emergency, whateve
 from __future__ import annotations
 
 import dataclasses
-import enum
 import math
 import re
 import unicodedata
@@ -17,15 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from config.files import ConfigFileError, load_config_file
+from core.categories import FALLBACK, Categories, Kind, parse_categories
 
-FALLBACK_CATEGORY = "other"
 _SEPARATOR = " | "
 _LATIN = re.compile(r"[a-z]")
-
-
-class Kind(enum.StrEnum):
-    EMERGENCY = "emergency"
-    SERVICE = "service"
 
 
 class RulesError(ConfigFileError):
@@ -66,8 +61,8 @@ class _Phrase:
 class Rules:
     """Compiled classifier rules."""
 
-    categories: Mapping[str, Kind]
-    names: Mapping[str, Mapping[str, str]]
+    #: The categories of the rules file (the hotline's file: core.categories.CATEGORIES).
+    categories: Categories
     phrases: tuple[_Phrase, ...]
     masks: tuple[re.Pattern[str], ...]
     negations: tuple[re.Pattern[str], ...]
@@ -78,7 +73,7 @@ class Rules:
 
     def name(self, category: str, language: str) -> str:
         """The category's display name in `language` (its id if it has none)."""
-        return self.names.get(category, {}).get(language, category)
+        return self.categories.name(category, language)
 
 
 def classify(text: str, rules: Rules) -> Classification:
@@ -110,8 +105,8 @@ def classify(text: str, rules: Rules) -> Classification:
         if phrase.claims:
             clean = phrase.pattern.sub(_SEPARATOR, clean)
 
-    emergency = {c: s for c, s in scores.items() if rules.categories[c] is Kind.EMERGENCY}
-    service = {c: s for c, s in scores.items() if rules.categories[c] is Kind.SERVICE}
+    emergency = {c: s for c, s in scores.items() if rules.categories[c].kind is Kind.EMERGENCY}
+    service = {c: s for c, s in scores.items() if rules.categories[c].kind is Kind.SERVICE}
     if not emergency and generic and not service:
         # A bare cry for help ("救命!") is an emergency; "can you help me with my pension" is not.
         emergency = {rules.default_emergency: sum(generic.values())}
@@ -139,7 +134,7 @@ def classify(text: str, rules: Rules) -> Classification:
         )
     return Classification(
         kind=Kind.SERVICE,
-        category=FALLBACK_CATEGORY,
+        category=FALLBACK,
         confidence=0.0,
         recognised=False,
         wants_operator=wants_operator,
@@ -176,18 +171,9 @@ def parse_rules(raw: Any) -> Rules:
     """Compile rules given as plain data (what YAML gives)."""
     if not isinstance(raw, Mapping):
         raise RulesError("rules: must be a mapping")
-    categories: dict[str, Kind] = {}
-    names: dict[str, dict[str, str]] = {}
-    for cid, spec in _section(raw, "categories").items():
-        if not isinstance(spec, Mapping) or spec.get("kind") not in {k.value for k in Kind}:
-            raise RulesError(f"categories.{cid}.kind: must be 'emergency' or 'service'")
-        categories[str(cid)] = Kind(spec["kind"])
-        names[str(cid)] = {str(k): str(v) for k, v in (spec.get("name") or {}).items()}
-    if FALLBACK_CATEGORY not in categories:
-        raise RulesError(f"categories: the fallback category {FALLBACK_CATEGORY!r} is required")
-
+    categories = parse_categories(raw, RulesError)
     default_emergency = str(raw.get("default_emergency", ""))
-    if categories.get(default_emergency) is not Kind.EMERGENCY:
+    if default_emergency not in categories.emergency:
         raise RulesError("default_emergency: must name an emergency category")
 
     phrases: list[_Phrase] = []
@@ -220,7 +206,6 @@ def parse_rules(raw: Any) -> Rules:
     prefixes = _phrase_list(negation.get("prefixes"), "negation.prefixes")
     return Rules(
         categories=categories,
-        names=names,
         phrases=tuple(sorted(phrases, key=lambda p: not p.claims)),
         masks=tuple(_pattern(t) for t in _phrase_list(raw.get("masks"), "masks")),
         negations=tuple(
@@ -231,13 +216,6 @@ def parse_rules(raw: Any) -> Rules:
         operator=tuple(_pattern(t) for t in _phrase_list(raw.get("operator"), "operator")),
         default_emergency=default_emergency,
     )
-
-
-def _section(raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = raw.get(name)
-    if not isinstance(value, Mapping) or not value:
-        raise RulesError(f"{name}: must be a non-empty mapping")
-    return value
 
 
 def _phrase_list(value: Any, where: str) -> list[str]:

@@ -6,7 +6,8 @@ import dataclasses
 import math
 import re
 
-from ivr.classifier import Classification, Kind, Rules, classify
+from core.categories import Kind
+from ivr.classifier import Classification, Rules, classify
 from ivr.tree import Prompt, Target, Tree
 
 MAX_SPEECH_CHARS = 500

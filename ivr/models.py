@@ -8,8 +8,8 @@ from typing import Any
 from sqlalchemy import CheckConstraint, Float, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from core.categories import Kind
 from core.db import Base, BigIntPK, JSONDoc, UTCDateTime, str_enum, utcnow
-from ivr.classifier import Kind
 
 
 class IvrSession(Base):

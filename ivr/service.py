@@ -9,7 +9,9 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from calls.models import Call
+from core.categories import Kind
 from core.db import insert_if_missing, utcnow
+from core.handover import Heard
 from ivr.engine import CallerInput, Handover, Position, Step
 from ivr.models import IvrSession
 
@@ -53,6 +55,17 @@ _ADVANCE = update(_IVR).where(_IVR.c.id == bindparam("w_id"), _IVR.c.step == bin
 def get(session: Session, call_sid: str) -> IvrSession | None:
     """The call's IVR session, fresh from the database."""
     return session.scalars(_GET, {"call_sid": call_sid}).one_or_none()
+
+
+def heard(session: Session, call_sid: str) -> Heard:
+    """What the caller said at the front door, and the service category it was placed in (the
+    IVR's side of core.handover: read when the call's request becomes a case)."""
+    ivr = get(session, call_sid)
+    if ivr is None:
+        return Heard()
+    transcript = " / ".join(u["text"] for u in ivr.utterances)
+    category = ivr.category if ivr.kind is Kind.SERVICE and ivr.category else None
+    return Heard(transcript=transcript, category=category)
 
 
 def position(ivr: IvrSession) -> Position:

@@ -10,6 +10,7 @@ from typing import Any
 
 from config.files import ConfigFileError, load_config_file, require_mapping
 from core import twiml_contract
+from core.voice import Languages, Line, parse_languages
 
 #: Where the IVR can hand a caller over; the code behind each lives in its own domain package.
 BRANCHES = ("emergency", "service", "desk", "status")
@@ -18,25 +19,6 @@ DTMF_KEY = re.compile(r"^[0-9*#]$")
 
 class TreeError(ConfigFileError):
     """The IVR tree file is invalid; the message names the file, node and field."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Language:
-    """How the IVR speaks and listens in one language (voices are settings, not constants)."""
-
-    code: str
-    say_language: str
-    voice: str
-    speech_language: str
-    hints: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Line:
-    """One sentence the caller hears, in a language of the tree."""
-
-    text: str
-    language: str
 
 
 #: Per tree language, the lines a caller hears.
@@ -78,7 +60,8 @@ class Node:
 class Tree:
     """The whole front door."""
 
-    languages: Mapping[str, Language]
+    #: How the front door speaks and listens (the hotline's one table: core.voice).
+    languages: Languages
     default_language: str
     start: str
     nodes: Mapping[str, Node]
@@ -99,15 +82,7 @@ def load_tree(path: Path) -> Tree:
 def parse_tree(raw: Any) -> Tree:
     """Validate a tree given as plain data (what YAML gives)."""
     doc = _mapping(raw, "tree")
-    languages = {
-        code: _language(code, _mapping(spec, f"languages.{code}"))
-        for code, spec in _mapping(doc.get("languages"), "languages").items()
-    }
-    if not languages:
-        raise TreeError("languages: at least one language is required")
-    default_language = _str(doc.get("default_language"), "default_language")
-    if default_language not in languages:
-        raise TreeError(f"default_language: {default_language!r} is not in languages")
+    languages = parse_languages(doc, TreeError)
 
     speech = _mapping(doc.get("speech", {}), "speech")
     speech_model = speech.get("model")
@@ -147,7 +122,7 @@ def parse_tree(raw: Any) -> Tree:
 
     return Tree(
         languages=languages,
-        default_language=default_language,
+        default_language=languages.default,
         start=start,
         nodes=nodes,
         branch_prompts=branch_prompts,
@@ -159,7 +134,7 @@ def parse_tree(raw: Any) -> Tree:
 
 @dataclasses.dataclass
 class _Context:
-    languages: Mapping[str, Language]
+    languages: Languages
     node_ids: set[str]
 
     def node(self, nid: str, spec: Mapping[str, Any]) -> Node:
@@ -240,24 +215,6 @@ class _Context:
         if unknown:
             raise TreeError(f"{where}: {sorted(unknown)[0]!r} is not in languages")
         return prompt
-
-
-def _language(code: str, spec: Mapping[str, Any]) -> Language:
-    where = f"languages.{code}"
-    hints = spec.get("hints", [])
-    if not isinstance(hints, list) or not all(isinstance(h, str) for h in hints):
-        raise TreeError(f"{where}.hints: must be a list of phrases")
-    return Language(
-        code=code,
-        say_language=_twiml_value(
-            spec.get("say_language"), f"{where}.say_language", "Say", "language"
-        ),
-        voice=_twiml_value(spec.get("voice"), f"{where}.voice", "Say", "voice"),
-        speech_language=_twiml_value(
-            spec.get("speech_language"), f"{where}.speech_language", "Gather", "language"
-        ),
-        hints=", ".join(hints),
-    )
 
 
 def _twiml_value(value: Any, where: str, element: str, attribute: str) -> str:

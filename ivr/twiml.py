@@ -8,16 +8,14 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from config.settings import Settings
 from core import dialing
-from core.voice import EN, ZH
+from core.voice import EN, ZH, Line, say_lines
 from ivr.engine import Position
-from ivr.tree import Line, Prompt, Tree
+from ivr.tree import Prompt, Tree
 
 
 def say(target: VoiceResponse | Gather, tree: Tree, lines: Sequence[Line]) -> None:
-    """Speak `lines`, each in its own language's voice."""
-    for line in lines:
-        language = tree.languages[line.language]
-        target.say(line.text, language=language.say_language, voice=language.voice)
+    """Speak `lines`, each in its own language's voice (the tree's languages)."""
+    say_lines(target, tree.languages, lines)
 
 
 def ask(

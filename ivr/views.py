@@ -7,22 +7,22 @@ emergency is still bridged from the cached roster, and anything else goes to a p
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
+from calls.durable import accept_call_durably
 from calls.webhook import accept_call_webhook
 from cases import capture, progress
-from core import db, webhooks
+from core import db, durable, webhooks
+from core.categories import Kind
 from core.phone import caller_e164, mask
 from ivr import engine, service, twiml
-from ivr.classifier import Classification, Kind, Rules, load_rules
+from ivr.classifier import Classification
+from ivr.config import config
 from ivr.engine import Ask, CallerInput, Handover, Position, Step
-from ivr.tree import Tree, load_tree
-from routing import durable
-from routing import views as routing
+from routing import service as routing
 
 log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("ivr", __name__, url_prefix="/voice"))
@@ -32,33 +32,8 @@ MAX_STEP = 1000
 WITHOUT_DB = frozenset({"emergency", "service", "desk"})
 
 
-@dataclasses.dataclass(frozen=True)
-class IvrConfig:
-    """The tree and classifier rules an app serves, loaded and validated at start-up."""
-
-    tree: Tree
-    rules: Rules
-
-
-def init_app(app: Flask) -> None:
-    """Load the IVR tree and classifier rules (a bad file stops start-up with its reason)."""
-    settings = app.extensions["hotline.settings"]
-    app.extensions["hotline.ivr"] = IvrConfig(
-        tree=load_tree(settings.ivr_file), rules=load_rules(settings.classifier_file)
-    )
-    app.register_blueprint(bp)
-    from ivr.cli import classify_command
-
-    app.cli.add_command(classify_command)
-
-
-def config() -> IvrConfig:
-    ivr: IvrConfig = current_app.extensions["hotline.ivr"]
-    return ivr
-
-
 def _incoming_without_db() -> Response:
-    durable.accept_call_durably()
+    accept_call_durably()
     tree = config().tree
     return webhooks.twiml(
         twiml.ask(tree, webhooks.settings(), engine.start(tree).position, 0, None)
@@ -92,7 +67,7 @@ def incoming() -> Response:
 
 def _gather_without_db() -> Response:
     issued_at = _query_int("step", MAX_STEP)
-    report = durable.accept_call_durably()
+    report = accept_call_durably()
     tree, rules = config().tree, config().rules
     language = request.args.get("lang", tree.default_language)
     if language not in tree.languages:
@@ -166,7 +141,7 @@ def _handover(call_sid: str, caller: str, step: Step, handover: Handover) -> Voi
         return progress.start(
             response, caller_e164(caller, webhooks.settings().default_region), language
         )
-    return routing.start(response, call_sid, route, language)
+    return routing.start_bridge(response, call_sid, route, language)
 
 
 def _route(branch: str, verdict: Classification | None) -> str:

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
 from core.db import make_engine
-from core.schema import metadata
+from migrations.schema import metadata
 
 config = context.config
 target_metadata = metadata()

@@ -25,12 +25,14 @@ from sqlalchemy import select
 
 from cases import service as cases
 from cases.deadlines import SERVICE_CATEGORIES
+from cases.intake import after_intake
 from cases.models import Case, CaseSource
 from cases.workflow import CaseState
 from core import db
 from core.db import utcnow
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
+from ivr import config as ivr_config
 from staff import service as staff
 from staff.models import Role
 
@@ -110,9 +112,7 @@ def _xml_value(element: ET.Element, value: Any) -> None:
 
 
 def _service(code: str, language: str) -> dict[str, Any]:
-    from ivr.views import config
-
-    rules = config().rules
+    rules = ivr_config.config().rules
     return {
         "service_code": code,
         "service_name": rules.name(code, language),
@@ -228,8 +228,6 @@ def create_request(fmt: str) -> Response:
             media_url=media_url,
         ),
     )
-    from cases.views import after_intake
-
     after_intake(session, case, case.language)
     session.commit()
     notice = f"已受理，工单号 {case.number}。紧急情况请直接拨打110。"

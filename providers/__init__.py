@@ -2,5 +2,5 @@
 
 Admitted by contract (config/providers.yaml), dispatched by the center at agreed prices at least
 15% below market, suspended automatically after three complaints within a rolling year, and
-assessed at year end on volume and quality (`providers.service.year_report`).
+assessed at year end on volume and quality (`providers.report.year_report`).
 """

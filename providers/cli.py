@@ -16,10 +16,13 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 
+from config.settings import CONFIG_DIR
 from core import db
 from core.webhooks import settings
-from providers import service
+from providers import complaints, contracts, service
+from providers.errors import ProviderError, ProvidersError
 from providers.models import ProviderState
+from providers.report import year_report
 
 
 @click.group("providers", help="Contracted market service providers (locks, plumbing, …).")
@@ -29,8 +32,6 @@ def providers_cli() -> None:
 
 def providers_file(app: Flask) -> Path:
     """The app's providers file: the `providers_file` setting if there is one, else the demo."""
-    from config.settings import CONFIG_DIR
-
     configured = getattr(app.extensions["hotline.settings"], "providers_file", None)
     return Path(configured) if configured else CONFIG_DIR / "providers.yaml"
 
@@ -47,8 +48,8 @@ def sync(file: Path | None) -> None:
     """Write the providers file to the database (validated first; suspensions are kept)."""
     path = file or providers_file(current_app)
     try:
-        config = service.load_providers(path, settings().default_region)
-    except service.ProvidersError as exc:
+        config = contracts.load_providers(path, settings().default_region)
+    except ProvidersError as exc:
         raise click.ClickException(str(exc)) from None
     session = db.session()
     result = service.sync_providers(session, config, now=db.utcnow(), tz=settings().tz)
@@ -84,7 +85,7 @@ def list_command(category: str | None) -> None:
         click.echo("no providers" if category is None else f"no provider for {category!r} now")
         return
     for provider in providers:
-        recent = len(service.recent_complaints(session, provider, now))
+        recent = len(complaints.recent_complaints(session, provider, now))
         click.echo(
             f"{provider.code:<22} {provider.state.value:<10} {provider.phone:<15} "
             f"{provider.contract_start.isoformat()}…{provider.contract_end.isoformat()}  "
@@ -112,15 +113,15 @@ def complain(code: str, case_number: str | None, note: str) -> None:
     session = db.session()
     now = db.utcnow()
     try:
-        suspended = service.record_complaint(
+        suspended = complaints.record_complaint(
             session, code, case_number, note, now, tz=settings().tz
         )
-    except service.ProviderError as exc:
+    except ProviderError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
     session.commit()
     provider = service.get_provider(session, code)
-    recent = len(service.recent_complaints(session, provider, now))
+    recent = len(complaints.recent_complaints(session, provider, now))
     click.echo(
         f"complaint recorded against {provider.code} ({provider.name_zh}); "
         f"{recent} within the last 365 days"
@@ -141,7 +142,7 @@ def report(year: int | None, as_csv: bool) -> None:
     """A year's figures per provider: volume, punctuality, satisfaction, complaints."""
     tz = settings().tz
     year = year or dt.datetime.now(tz).year
-    rows = service.year_report(db.session(), year, tz=tz)
+    rows = year_report(db.session(), year, tz=tz)
     header = [
         "code",
         "name",

@@ -26,6 +26,8 @@ from core.db import Base, BigIntPK, JSONDoc, UTCDateTime, str_enum, utcnow
 
 #: Money in CNY, to the fen.
 Money = Numeric(10, 2)
+#: The longest case number a job or a complaint refers to.
+MAX_CASE_NUMBER = 32
 
 
 class ProviderState(enum.StrEnum):
@@ -75,7 +77,7 @@ class ProviderJob(Base):
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="RESTRICT"))
     #: The case's number ("MS-20261125-0007"); no foreign key, a job may precede its case.
-    case_number: Mapped[str] = mapped_column(String(32))
+    case_number: Mapped[str] = mapped_column(String(MAX_CASE_NUMBER))
     #: A service code of the provider's price list.
     service: Mapped[str] = mapped_column(String(32))
     price: Mapped[decimal.Decimal] = mapped_column(Money)
@@ -101,7 +103,7 @@ class ProviderComplaint(Base):
 
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="RESTRICT"))
-    case_number: Mapped[str | None] = mapped_column(String(32))
+    case_number: Mapped[str | None] = mapped_column(String(MAX_CASE_NUMBER))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(Text, default="")
 

@@ -1,4 +1,8 @@
-"""Recordings: noted when Twilio reports them, downloaded by a job, verified, then kept."""
+"""Recordings: noted when Twilio reports them, downloaded by a job, verified, then kept.
+
+Twilio's report is a durable record (core.durable), the `recording` kind registered here: the
+webhook's log entry and the noted recording, with its download job, written together.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +11,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from flask import Response, abort, send_file
+from flask import Response, abort, current_app, send_file
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 
+from calls.durable import params_from_document, replay_event
 from config.settings import Settings
-from core import jobs
+from core import durable, jobs
 from core.db import insert_returning, utcnow
 from recordings.models import Recording, RecordingState
 from recordings.storage import LocalStorage, Storage
 
 log = logging.getLogger(__name__)
 
+#: The durable record of Twilio's report (core.durable).
+RECORDING = "recording"
 DOWNLOAD = "recording.download"
 DELETE_REMOTE = "recording.delete"
 TWILIO_HOST = "api.twilio.com"
@@ -70,6 +77,15 @@ _GET = (
     .where(Recording.recording_sid == bindparam("sid"))
     .execution_options(populate_existing=True)
 )
+
+
+@durable.handler(RECORDING)
+def noted(session: Session, record: dict[str, Any]) -> None:
+    """Twilio's report of a recording (the webhook's record): logged, and the recording noted."""
+    replay_event(session, record)
+    note_recording(
+        session, params_from_document(record["params"]), current_app.extensions["hotline.settings"]
+    )
 
 
 def get(session: Session, recording_sid: str) -> Recording | None:

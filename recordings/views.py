@@ -6,8 +6,9 @@ import re
 
 from flask import Blueprint, Response, abort
 
-from core import webhooks
-from routing import durable
+from calls.durable import webhook_record
+from core import durable, webhooks
+from recordings import service
 
 bp = webhooks.protect(Blueprint("recordings", __name__, url_prefix="/voice"))
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
@@ -23,5 +24,5 @@ def recording_status() -> Response:
         abort(400, description="RecordingSid: expected 'RE' followed by 32 hex digits")
     # The event and the recording row (with its download job) are one record: replayed
     # together if the database is down now, so no recording is lost.
-    durable.persist(("recording", durable.webhook_record(call=False)))
+    durable.persist((service.RECORDING, webhook_record(call=False)))
     return Response(status=204)

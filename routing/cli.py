@@ -1,5 +1,6 @@
 """`hotline roster …`, `hotline spool …` and `hotline callbacks …`: the duty roster, the outage
-spool and the callers to call back, for operators."""
+spool and the callers to call back, for operators. (`hotline roster answer-times` is the IVR's:
+its figure starts at the IVR's hand-over, ivr/cli.py.)"""
 
 from __future__ import annotations
 
@@ -12,18 +13,11 @@ import click
 import yaml
 from flask import current_app
 
-from core import db
+from core import db, durable
 from core.webhooks import settings
-from routing import durable, store
-from routing.roster import (
-    ROUTE_KEYS,
-    Roster,
-    RosterError,
-    coverage_gaps,
-    load_roster,
-    on_duty,
-    roster_to_dict,
-)
+from routing import store
+from routing.roster import ROUTE_KEYS, Roster, RosterError, coverage_gaps, on_duty
+from routing.rosterfile import load_roster, roster_to_dict
 
 
 @click.group("roster", help="Teams, officers, shifts and the routing table.")
@@ -156,48 +150,6 @@ def spool_replay() -> None:
     """Write everything spooled into the database now."""
     count = durable.spool().replay(db.database().sessions, durable.HANDLERS)
     click.echo(f"replayed {count} records")
-
-
-@roster_cli.command("answer-times")
-@click.option("--hours", default=24, show_default=True, help="Look back this many hours.")
-def answer_times(hours: int) -> None:
-    """Time from the caller's key press to an officer accepting, and the calls abandoned.
-
-    Only calls an officer accepted have an answer time; callers who hung up while the phones
-    rang are counted apart (with the abandon rate), never as answered nor as unanswered.
-    """
-    since = db.utcnow() - dt.timedelta(hours=hours)
-    session = db.session()
-    rows = store.answer_times(session, since)
-    if not rows:
-        click.echo(f"no bridged call was answered in the last {hours} h")
-    for call_sid, route, seconds in rows:
-        click.echo(f"  {call_sid}  {route:<9} {seconds:6.1f} s")
-    values = [seconds for _, _, seconds in rows]
-
-    def pct(p: float) -> float:
-        return values[min(len(values) - 1, round(p * (len(values) - 1)))]
-
-    if values:
-        within = sum(1 for v in values if v <= 15) / len(values)
-        click.echo(
-            f"{len(values)} calls: p50 {pct(0.5):.1f} s, p90 {pct(0.9):.1f} s, "
-            f"p99 {pct(0.99):.1f} s; answered within 15 s: {within:.1%}"
-        )
-    outcomes = store.bridge_outcomes(session, since)
-    if outcomes:
-        click.echo(_outcome_line("all routes", sum(outcomes.values(), store.BridgeCounts())))
-        for route, counts in sorted(outcomes.items()):
-            click.echo("  " + _outcome_line(route, counts))
-
-
-def _outcome_line(label: str, c: store.BridgeCounts) -> str:
-    rate = "-" if c.abandon_rate is None else f"{c.abandon_rate:.1%}"
-    line = (
-        f"{label}: {c.ended} bridged calls ended: {c.answered} answered, {c.abandoned} abandoned "
-        f"(abandon rate {rate}), {c.unanswered} nobody answered"
-    )
-    return line + (f"; {c.ringing} still ringing" if c.ringing else "")
 
 
 @click.group("callbacks", help="Callers to call back: abandoned emergencies and IVR hang-ups.")

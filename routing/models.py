@@ -1,4 +1,7 @@
-"""Tables of the duty roster, the routing table, and what happened while bridging calls."""
+"""Tables of the duty roster, the routing table, and what happened while bridging calls.
+
+The roster's holidays are the hotline's calendar (core.calendar), its alerts core.alerts'.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +12,10 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
-    Date,
     ForeignKey,
     Index,
     Integer,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -100,13 +101,6 @@ class RosterOverride(Base):
     __table_args__ = (CheckConstraint("end_at > start_at", name="ends_after_start"),)
 
 
-class Holiday(Base):
-    __tablename__ = "holidays"
-
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    name: Mapped[str] = mapped_column(String(64))
-
-
 class RouteTier(Base):
     """One tier of a route: which team rings, how, and for how long."""
 
@@ -152,26 +146,6 @@ class BridgeAttempt(Base):
 
     __table_args__ = (
         UniqueConstraint("call_sid", "step", name="uq_bridge_attempts_call_sid_step"),
-    )
-
-
-class Alert(Base):
-    """Something a supervisor must act on now; priority 0 is the highest."""
-
-    __tablename__ = "alerts"
-
-    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
-    call_sid: Mapped[str | None] = mapped_column(String(34))
-    priority: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(32))
-    message: Mapped[str] = mapped_column(Text)
-    recording_url: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-
-    __table_args__ = (
-        Index("ix_alerts_open", "acknowledged_at", "priority"),
-        UniqueConstraint("call_sid", "kind", name="uq_alerts_call_sid_kind"),
     )
 
 

@@ -42,17 +42,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from config.files import ConfigFileError, load_config_file
+from config.files import ConfigFileError
+from core.categories import CATEGORIES
 
 Strategy = Literal["all", "sequential"]
 HolidayRule = Literal["include", "exclude", "only"]
 
-#: The emergency categories of the classifier, plus `desk` (the service desk).
-ROUTE_KEYS = ("police", "fire", "medical", "traffic", "disaster", "desk")
+#: The emergency categories (core.categories), plus `desk` (the service desk).
+ROUTE_KEYS: tuple[str, ...] = (*CATEGORIES.emergency, "desk")
 #: Where a call for a route the roster doesn't know goes: police take any emergency.
 FALLBACK_ROUTE = "police"
 #: Twilio rings at most 10 numbers in one <Dial>.
@@ -257,25 +257,6 @@ def shift_window(shift: Shift, day: date, tz: tzinfo) -> tuple[datetime, datetim
     begin = datetime.combine(day, shift.start, tzinfo=tz)
     finish = datetime.combine(end_day, shift.end, tzinfo=tz)
     return begin.astimezone(UTC), finish.astimezone(UTC)
-
-
-def parse_roster(raw: Any, region: str) -> Roster:
-    """Validate a roster given as plain data (what YAML gives); national numbers for `region`."""
-    from routing import rosterfile  # here, not at the top: rosterfile imports this module
-
-    return rosterfile.parse_roster(raw, region)
-
-
-def load_roster(path: Path, region: str) -> Roster:
-    """Read and validate the roster file at `path`."""
-    return load_config_file(path, lambda raw: parse_roster(raw, region), RosterError)
-
-
-def roster_to_dict(roster: Roster) -> dict[str, Any]:
-    """The roster as plain data in the file format; `parse_roster` reads it back equal."""
-    from routing import rosterfile  # here, not at the top: rosterfile imports this module
-
-    return rosterfile.roster_to_dict(roster)
 
 
 def _shift_covers(

@@ -14,11 +14,18 @@ import itertools
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, tzinfo
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from config.files import require_mapping
+from config.files import (
+    load_config_file,
+    reject_unknown_fields,
+    require_list,
+    require_mapping,
+    require_string,
+)
 from config.settings import is_sip_uri
 from core.phone import InvalidPhoneNumber, to_e164
 from routing.roster import (
@@ -416,9 +423,7 @@ def _format_moment(value: datetime, tz: tzinfo) -> str:
 
 def _known_fields(spec: Mapping[Any, Any], fields: tuple[str, ...], where: str) -> None:
     # A misspelt field ("availble: false") must not be silently ignored on an emergency roster.
-    for key in spec:
-        if key not in fields:
-            raise RosterError(f"{where}: unknown field {key!r} (known: {', '.join(fields)})")
+    reject_unknown_fields(spec, fields, where, RosterError)
 
 
 def _mapping(value: Any, where: str) -> Mapping[Any, Any]:
@@ -426,24 +431,11 @@ def _mapping(value: Any, where: str) -> Mapping[Any, Any]:
 
 
 def _list(value: Any, where: str) -> list[Any]:
-    if value is None:
-        raise RosterError(f"{where}: missing")
-    if not isinstance(value, list):
-        raise RosterError(f"{where}: must be a list, got {type(value).__name__}")
-    return value
+    return require_list(value, where, RosterError)
 
 
 def _text(value: Any, where: str) -> str:
-    if value is None:
-        raise RosterError(f"{where}: missing")
-    if not isinstance(value, str):
-        hint = (
-            " (quote it: YAML reads yes/no/on/off as booleans)" if isinstance(value, bool) else ""
-        )
-        raise RosterError(f"{where}: must be text, got {value!r}{hint}")
-    if not value.strip():
-        raise RosterError(f"{where}: must not be empty")
-    return value.strip()
+    return require_string(value, where, RosterError)
 
 
 def _code(value: Any, where: str) -> str:
@@ -454,3 +446,8 @@ def _code(value: Any, where: str) -> str:
             f"{LAST_RESORT!r}: {code!r}"
         )
     return code
+
+
+def load_roster(path: Path, region: str) -> Roster:
+    """Read and validate the roster file at `path`."""
+    return load_config_file(path, lambda raw: parse_roster(raw, region), RosterError)

@@ -1,37 +1,31 @@
 """The roster in the database (replaced whole by an import, read back as a pure `Roster`), and
-what happened while bridging calls: attempts, alerts, call-back tasks, and figures of them."""
+what happened while bridging calls: attempts, call-back tasks, and figures of them.
+
+The records of a bridge (`dial`, `accept`, `dial_result`, `callback`) are durable records
+(core.durable): their handlers, registered here, write them now or when the spool is replayed.
+Its alerts are core.alerts'; the end of the call is the IVR's (ivr.hangups), which closes the
+bridge attempts with `close_bridges`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from typing import Any, cast
 
-from sqlalchemy import (
-    String,
-    Table,
-    and_,
-    bindparam,
-    case,
-    delete,
-    exists,
-    func,
-    literal,
-    null,
-    or_,
-    select,
-    update,
-)
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, and_, bindparam, case, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from calls.models import Call
+from core import durable
+from core.alerts import raise_alert
+from core.calendar import Holiday, stored_holidays
 from core.db import insert_if_missing, utcnow
+from core.durable import parse_time
 from core.phone import mask
 from routing import models as m
 from routing.bridge import DESK
-from routing.roster import Officer, Override, Roster, Shift, Team, Tier
+from routing.roster import Officer, Override, Roster, RosterError, Shift, Team, Tier
 
 _DAYS = 7
 
@@ -39,15 +33,13 @@ _DAYS = 7
 def replace_roster(session: Session, roster: Roster, timezone: str) -> int:
     """Store a validated roster as the new version, if it is in the hotline's timezone."""
     if roster.timezone != timezone:
-        from routing.roster import RosterError
-
         raise RosterError(f"timezone: {roster.timezone!r} differs from TIMEZONE={timezone!r}")
     return save_roster(session, roster)
 
 
 def save_roster(session: Session, roster: Roster) -> int:
     """Replace the stored roster with `roster` (one transaction); returns the new version."""
-    for table in (m.RouteTier, m.RosterOverride, m.Shift, m.Officer, m.Team, m.Holiday):
+    for table in (m.RouteTier, m.RosterOverride, m.Shift, m.Officer, m.Team, Holiday):
         session.execute(delete(table))
     teams: dict[str, m.Team] = {}
     for i, team in enumerate(roster.teams.values()):
@@ -89,7 +81,7 @@ def save_roster(session: Session, roster: Roster) -> int:
         )
         for o in roster.overrides
     )
-    session.add_all(m.Holiday(day=day, name=name) for day, name in roster.holidays.items())
+    session.add_all(Holiday(day=day, name=name) for day, name in roster.holidays.items())
     session.add_all(
         m.RouteTier(
             route=route,
@@ -176,9 +168,7 @@ def load_roster(session: Session) -> Roster | None:
                 select(m.RosterOverride).order_by(m.RosterOverride.start_at, m.RosterOverride.id)
             )
         ),
-        holidays={
-            h.day: h.name for h in session.scalars(select(m.Holiday).order_by(m.Holiday.day))
-        },
+        holidays=stored_holidays(session),
         routes={route: tuple(tiers) for route, tiers in routes.items()},
     )
 
@@ -199,6 +189,7 @@ def set_available(session: Session, officer_code: str, available: bool) -> bool:
 # ---------------------------------------------------------------- what happened while bridging
 
 
+@durable.handler("dial")
 def log_dial(session: Session, record: dict[str, Any]) -> None:
     """Record that a <Dial> step started ringing (idempotent on call and step)."""
     insert_if_missing(
@@ -217,6 +208,7 @@ def log_dial(session: Session, record: dict[str, Any]) -> None:
     )
 
 
+@durable.handler("accept")
 def log_accept(session: Session, record: dict[str, Any]) -> None:
     """Record that an officer pressed a key to take the call (first acceptance wins)."""
     session.execute(
@@ -234,6 +226,7 @@ def log_accept(session: Session, record: dict[str, Any]) -> None:
     )
 
 
+@durable.handler("dial_result")
 def log_dial_result(session: Session, record: dict[str, Any]) -> None:
     """Record how a <Dial> step ended (the first report wins; retries change nothing)."""
     session.execute(
@@ -252,23 +245,6 @@ def log_dial_result(session: Session, record: dict[str, Any]) -> None:
     )
 
 
-def raise_alert(session: Session, record: dict[str, Any]) -> None:
-    """Open an alert (one per call and kind, however often it is raised)."""
-    insert_if_missing(
-        session,
-        m.Alert,
-        {
-            "call_sid": record.get("call_sid"),
-            "priority": record["priority"],
-            "kind": record["kind"],
-            "message": record["message"],
-            "recording_url": record.get("recording_url"),
-            "created_at": parse_time(record["at"]),
-        },
-        unique=("call_sid", "kind"),
-    )
-
-
 def attempts(session: Session, call_sid: str) -> list[m.BridgeAttempt]:
     """The bridge attempts of a call, in order."""
     return list(
@@ -281,51 +257,6 @@ def attempts(session: Session, call_sid: str) -> list[m.BridgeAttempt]:
     )
 
 
-def parse_time(value: str | dt.datetime) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-
-
-def answer_times(
-    session: Session, since: dt.datetime, until: dt.datetime | None = None
-) -> list[tuple[str, str, float]]:
-    """Per call answered in [since, until): (call_sid, route, seconds from key press to acceptance).
-
-    The key press is when the IVR handed the call over; acceptance is the officer's key press
-    on the screening whisper — the moment the caller reaches a person. Only calls an officer
-    accepted are here: an abandoned call never counts as answered (see `bridge_outcomes`).
-    """
-    period = [m.BridgeAttempt.started_at >= since]
-    if until is not None:
-        period.append(m.BridgeAttempt.started_at < until)
-    from ivr.models import IvrSession  # the IVR owns the hand-over time
-
-    first_accept = (
-        select(
-            m.BridgeAttempt.call_sid,
-            func.min(m.BridgeAttempt.route).label("route"),
-            func.min(m.BridgeAttempt.accepted_at).label("accepted_at"),
-        )
-        .where(m.BridgeAttempt.accepted_at.is_not(None), *period)
-        .group_by(m.BridgeAttempt.call_sid)
-        .subquery()
-    )
-    rows = session.execute(
-        select(
-            first_accept.c.call_sid,
-            first_accept.c.route,
-            first_accept.c.accepted_at,
-            IvrSession.handed_over_at,
-        )
-        .join(IvrSession, IvrSession.call_sid == first_accept.c.call_sid)
-        .where(IvrSession.handed_over_at.is_not(None))
-    ).all()
-    result = [
-        (call_sid, route, (accepted_at - handed_over_at).total_seconds())
-        for call_sid, route, accepted_at, handed_over_at in rows
-    ]
-    return sorted(result, key=lambda row: row[2])
-
-
 # ---------------------------------------------------------------- callers to call back
 
 #: What an attempt is closed with when the caller hung up before any officer accepted.
@@ -334,16 +265,6 @@ ABANDONED = "abandoned"
 #: MAX_CALLBACK_ATTEMPTS calls went unanswered; the others close it.
 CALLBACK_OUTCOMES = ("reached", "no_answer", "wrong_number", "not_needed")
 MAX_CALLBACK_ATTEMPTS = 3
-#: A caller who hung up in the IVR within this many seconds of being answered misdialled (the
-#: greeting's first words, "您好，民生110", take about two): no call-back for them.
-MISDIAL_MAX_S = 3
-#: An IVR hang-up without a caller ID is still counted (figures), closed with this outcome: a
-#: duty officer can do nothing with it. (An abandoned emergency without a number stays open:
-#: someone must decide, and may still trace it.)
-NO_NUMBER = "no_number"
-#: A caller who hung up in the IVR: after abandoned emergencies (0) and the desk's callers (1).
-IVR_PRIORITY = 2
-_FRONT_DOOR = "/voice/incoming"
 
 
 class CallbackError(ValueError):
@@ -425,6 +346,7 @@ def unanswered_bridge_records(
     ]
 
 
+@durable.handler("callback")
 def open_callback(session: Session, record: dict[str, Any]) -> None:
     """Create a call's call-back task (one per call: a retry or replay changes nothing)."""
     closed = record.get("outcome") is not None
@@ -486,95 +408,28 @@ def close_ivr_callback(session: Session, call_sid: str, now: dt.datetime) -> Non
     session.execute(_CLOSE_IVR_TASK, {"w_call_sid": call_sid, "w_now": now})
 
 
-@functools.cache
-def _abandoned_ivr(dialect: str) -> Any:
-    """INSERT the IVR hang-up's task unless the call was served (built once per dialect).
+def close_bridges(session: Session, call_sid: str, now: dt.datetime) -> None:
+    """The call is over: close its open bridge attempts, `abandoned` unless an officer accepted.
 
-    Served: a case opened from the call, any bridge attempt (a person was rung: an abandoned
-    bridge is the Dial action's business), or the progress look-up reached. Only calls that
-    reached the front door count (not the units' report-back line), only `completed` ones that
-    lasted longer than a misdial.
+    One statement, built once; for an abandoned one (should the Dial action never come) its
+    alert and call-back task are raised here. Idempotent: a second time finds nothing open.
     """
-    from calls.models import Call, CallDirection, CallEvent, CallStatus
-    from cases.models import Case
-    from ivr.models import IvrSession
-
-    calls = cast(Table, Call.__table__)
-    tasks = cast(Table, m.CallbackTask.__table__)
-    sid = bindparam("call_sid", type_=String())
-    now = bindparam("now", type_=tasks.c.created_at.type)
-    withheld = calls.c.from_number.is_(None)
-    served = or_(
-        exists().where(Case.call_sid == sid),
-        exists().where(m.BridgeAttempt.call_sid == sid),
-        exists().where(IvrSession.call_sid == sid, IvrSession.branch == "status"),
-    )
-    rows = select(
-        calls.c.call_sid,
-        literal(m.CallbackKind.ABANDONED_IVR.value, type_=tasks.c.kind.type),
-        literal(IVR_PRIORITY),
-        calls.c.from_number,
-        func.substr(func.coalesce(calls.c.language, "zh"), 1, 8),
-        now,
-        case((withheld, literal(NO_NUMBER)), else_=null()),
-        case((withheld, now), else_=null()),
-        literal(""),
-        literal(0),
-    ).where(
-        calls.c.call_sid == sid,
-        calls.c.direction == literal(CallDirection.INBOUND.value),
-        calls.c.parent_call_sid.is_(None),
-        calls.c.status == literal(CallStatus.COMPLETED.value),
-        or_(calls.c.duration_s.is_(None), calls.c.duration_s > MISDIAL_MAX_S),
-        exists().where(CallEvent.call_sid == sid, CallEvent.route == _FRONT_DOOR),
-        ~served,
-    )
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    columns = [
-        "call_sid",
-        "kind",
-        "priority",
-        "caller_number",
-        "language",
-        "created_at",
-        "outcome",
-        "closed_at",
-        "note",
-        "attempts",
-    ]
-    return (
-        insert(tasks).from_select(columns, rows).on_conflict_do_nothing(index_elements=["call_sid"])
-    )
-
-
-def call_ended(session: Session, record: dict[str, Any]) -> None:
-    """The final status of an inbound call: close what it left open, note who went unserved.
-
-    Two statements, built once: the call's open bridge attempts are closed (`abandoned` if
-    nobody accepted — then, should the Dial action never come, its alert and task are raised
-    here), and a caller who hung up in the IVR unserved gets a task. Idempotent: a second
-    delivery finds nothing open and the task already there.
-    """
-    call_sid, now = record["call_sid"], parse_time(record["at"])
     closed = session.execute(_CLOSE_OPEN_ATTEMPTS, {"w_call_sid": call_sid, "w_now": now}).all()
     abandoned = [route for route, outcome in closed if outcome == ABANDONED]
-    if abandoned:
-        from calls.models import Call
-
-        caller = session.execute(
-            select(Call.from_number, Call.language).where(Call.call_sid == call_sid)
-        ).first()
-        for kind, values in abandoned_bridge_records(
-            call_sid=call_sid,
-            route=abandoned[0],
-            language=(caller.language if caller else None) or "zh",
-            caller=caller.from_number if caller else None,
-            at=now.isoformat(),
-            detail="before any officer accepted (seen when the call ended)",
-        ):
-            (raise_alert if kind == "alert" else open_callback)(session, values)
-    dialect = session.get_bind().dialect.name
-    session.execute(_abandoned_ivr(dialect), {"call_sid": call_sid, "now": now})
+    if not abandoned:
+        return
+    caller = session.execute(
+        select(Call.from_number, Call.language).where(Call.call_sid == call_sid)
+    ).first()
+    for kind, values in abandoned_bridge_records(
+        call_sid=call_sid,
+        route=abandoned[0],
+        language=(caller.language if caller else None) or "zh",
+        caller=caller.from_number if caller else None,
+        at=now.isoformat(),
+        detail="before any officer accepted (seen when the call ended)",
+    ):
+        (raise_alert if kind == "alert" else open_callback)(session, values)
 
 
 #: Open tasks, most urgent first, then oldest first.

@@ -6,23 +6,23 @@ and every write goes through `durable.persist` (the database, or the spool when 
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, request
+from flask import Blueprint, Flask, Response, abort, request
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
+from calls.durable import accept_call_durably, call_report, webhook_record
 from calls.models import CallStatus
-from core import db, webhooks
+from core import categories, db, durable, webhooks
 from core.db import UNREACHABLE
-from core.phone import caller_e164
-from routing import bridge, durable, store
-from routing.bridge import DESK, Bridge
+from routing import bridge, service, store
+from routing.bridge import Bridge
 from routing.cache import RosterCache
+from routing.cli import callbacks_cli
 from routing.models import BridgeAttempt
-from routing.roster import ROUTE_KEYS, DialStep, plan
+from routing.roster import ROUTE_KEYS
 
 bp = webhooks.protect(Blueprint("routing", __name__, url_prefix="/voice"))
 
@@ -36,38 +36,7 @@ def init_app(app: Flask) -> None:
         db.database(app), settings.spool_dir / "roster-snapshot.yaml", settings.default_region
     )
     app.register_blueprint(bp)
-    from routing.cli import callbacks_cli
-
     app.cli.add_command(callbacks_cli)
-
-
-def roster_cache() -> RosterCache:
-    cache: RosterCache = current_app.extensions["hotline.roster"]
-    return cache
-
-
-def steps_for(b: Bridge) -> tuple[DialStep, ...]:
-    """The bridge's plan, recomputed from the roster as it stood when the bridge started."""
-    settings = webhooks.settings()
-    last_resort = settings.service_desk_number if b.route == DESK else settings.fallback_number
-    roster = roster_cache().get(version=b.version or None)
-    at = dt.datetime.fromtimestamp(b.at, dt.UTC)
-    if roster is None:  # no roster anywhere: only the last resort is left
-        return (DialStep(tier=-1, numbers=((last_resort or "", "last-resort"),), ring_seconds=30),)
-    return plan(roster, b.route, at, last_resort)
-
-
-def start(response: VoiceResponse, call_sid: str, route: str, language: str) -> VoiceResponse:
-    """Begin bridging the caller on `route` (an emergency category, or the desk)."""
-    b = Bridge(
-        route=route if route in ROUTE_KEYS else "police",
-        at=int(time.time()),
-        language=language,
-        version=roster_cache().version() or 0,
-    )
-    steps = steps_for(b)
-    _log_dial(call_sid, b, steps, 0)
-    return bridge.dial(response, webhooks.settings(), b, steps, 0, caller=_caller())
 
 
 @bp.post("/route/dialed")
@@ -79,8 +48,8 @@ def dialed() -> Response:
     raised, and a plain <Hangup/> answers (Twilio ignores it: nobody is left on the line).
     """
     b, index = _bridge_from_query(), _int_arg("step", 100)
-    report, params = durable.call_report(), webhooks.params()
-    steps = steps_for(b)
+    report, params = call_report(), webhooks.params()
+    steps = service.steps_for(b)
     status = params.get("DialCallStatus", "").strip().lower()
     screened = index >= len(steps) or bridge.is_screened(webhooks.settings(), b, steps[index])
     connected = bridge.was_connected(
@@ -90,7 +59,7 @@ def dialed() -> Response:
         screened=screened,
     )
     abandoned = caller_hung_up(report.status, connected=connected)
-    records: list[tuple[str, dict[str, Any]]] = [("call", durable.webhook_record(call=True))]
+    records: list[tuple[str, dict[str, Any]]] = [("call", webhook_record(call=True))]
     at = db.utcnow().isoformat()
     records += [
         (
@@ -110,19 +79,19 @@ def dialed() -> Response:
             call_sid=report.call_sid,
             route=b.route,
             language=b.language,
-            caller=_caller(),
+            caller=service.caller(),
             at=at,
             detail=f"while dial step {index + 1} of {len(steps)} rang",
         )
     elif not connected:
         if index + 1 < len(steps):
-            records.append(_dial_record(report.call_sid, b, steps, index + 1))
+            records.append(service.dial_record(report.call_sid, b, steps, index + 1))
         else:
             records += store.unanswered_bridge_records(
                 call_sid=report.call_sid,
                 route=b.route,
                 language=b.language,
-                caller=_caller(),
+                caller=service.caller(),
                 at=at,
                 steps=len(steps),
             )
@@ -130,10 +99,10 @@ def dialed() -> Response:
     if abandoned:
         return webhooks.twiml(hang_up())
     if index >= len(steps) and not connected:  # the roster changed under a running bridge
-        return webhooks.twiml(bridge.leave_message(webhooks.settings(), b, caller=_caller()))
+        return webhooks.twiml(bridge.leave_message(webhooks.settings(), b, caller=service.caller()))
     return webhooks.twiml(
         bridge.after_dial(
-            webhooks.settings(), b, steps, index, connected=connected, caller=_caller()
+            webhooks.settings(), b, steps, index, connected=connected, caller=service.caller()
         )
     )
 
@@ -169,9 +138,8 @@ def screen() -> Response:
     """The officer answered: tell them what the call is and ask for a key."""
     b, index = _bridge_from_query(), _int_arg("step", 100)
     officer = request.args.get("officer", "")[:64]
-    durable.accept_call_durably()
-    rules = current_app.extensions["hotline.ivr"].rules
-    what = rules.name(b.route, "zh")
+    accept_call_durably()
+    what = categories.name(b.route, "zh")
     return webhooks.twiml(bridge.screen(webhooks.settings(), b, index, officer, what))
 
 
@@ -197,7 +165,7 @@ def accept() -> Response:
                 },
             )
         )
-    durable.accept_call_durably(*also)  # the leg's webhook and the key press: one transaction
+    accept_call_durably(*also)  # the leg's webhook and the key press: one transaction
     return webhooks.twiml(bridge.accepted(pressed))
 
 
@@ -205,7 +173,7 @@ def accept() -> Response:
 def message() -> Response:
     """The caller left a message after every number failed: the highest-priority alert."""
     b = _bridge_from_query()
-    report = durable.accept_call_durably()
+    report = accept_call_durably()
     params = webhooks.params()
     recording = params.get("RecordingUrl", "")[:500] or None
     durable.persist(
@@ -221,29 +189,7 @@ def message() -> Response:
             },
         )
     )
-    return webhooks.twiml(bridge.message_taken(b, caller=_caller()))
-
-
-def _log_dial(call_sid: str, b: Bridge, steps: tuple[DialStep, ...], index: int) -> None:
-    durable.persist(_dial_record(call_sid, b, steps, index))
-
-
-def _dial_record(
-    call_sid: str, b: Bridge, steps: tuple[DialStep, ...], index: int
-) -> tuple[str, dict[str, Any]]:
-    """That dial step `index` starts ringing, as a record for `durable.persist`."""
-    step = steps[index]
-    return (
-        "dial",
-        {
-            "call_sid": call_sid,
-            "route": b.route,
-            "step": index,
-            "tier": step.tier,
-            "numbers": [{"phone": phone, "officer": code} for phone, code in step.numbers],
-            "at": db.utcnow().isoformat(),
-        },
-    )
+    return webhooks.twiml(bridge.message_taken(b, caller=service.caller()))
 
 
 def _accepted(call_sid: str, step: int) -> bool:
@@ -263,11 +209,6 @@ def _accepted(call_sid: str, step: int) -> bool:
     except UNREACHABLE as exc:
         database.mark_down(exc)
         return False
-
-
-def _caller() -> str | None:
-    """The caller's E.164 number from the webhook (None: withheld or unusable)."""
-    return caller_e164(webhooks.params().get("From"), webhooks.settings().default_region)
 
 
 def _bridge_from_query() -> Bridge:

@@ -9,12 +9,12 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from cases.service import stored_holidays
 from core import db, jobs
+from core.calendar import stored_holidays
 from core.jobs import Job
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
-from surveys import dialer, report, schedule, service
+from surveys import attempts, dialer, report, schedule, service
 from surveys.models import CaseSurvey, SurveyState
 from surveys.report import GroupBy
 from surveys.schedule import next_calling_time
@@ -130,7 +130,7 @@ def dial_command(case_number: str, ignore_hours: bool, wait: float) -> None:
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         session.expire_all()
-        attempt = dialer.attempt_row(session, survey.id, attempt_no)
+        attempt = attempts.attempt_row(session, survey.id, attempt_no)
         job = session.scalar(select(Job).where(Job.kind == dialer.DIAL, Job.key == key))
         if attempt is not None and (attempt.call_sid or attempt.error):
             click.echo(

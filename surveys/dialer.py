@@ -7,43 +7,37 @@ commits, and only then asks Twilio to place the call — so a crash can never di
 crash before Twilio answered leaves a `dialing` attempt that the sweep ends after `STALE`.
 
 Twilio answering 429 or 5xx, or not answering at all, is retried by the job with backoff (the
-same attempt); any other refusal ends the attempt as failed. Machines, no answer, busy and
-failed calls are tried again, spread over the survey's window, then the survey is unreachable.
-
-Answering-machine detection runs in the background (AsyncAmd): the first question plays the
-moment the callee picks up (synchronous detection holds the line silent for up to 30 s, and
-people who said "喂" into silence hang up). When the detection callback says a machine, what it
-may have "answered" is dropped and a `survey.hangup` job ends the call through the REST API;
-the call's TimeLimit ends it anyway if that fails.
+same attempt); any other refusal ends the attempt as failed (`surveys.attempts`, which also
+follows each attempt to its end). The call runs answering machine detection in the background
+(`surveys.detection`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import logging
 import math
 import time
-from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 
-from calls.service import ACCOUNT_SID_RE, CALL_SID_RE, BadWebhook
 from cases.models import Case
-from cases.service import stored_holidays
 from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs, pacer, twilio_rest
+from core.calendar import stored_holidays
 from core.db import insert_if_missing
 from surveys import schedule
+from surveys.attempts import attempt_row, end_attempt, forward, person_answered
 from surveys.definition import Survey
-from surveys.models import CaseSurvey, SurveyAnswer, SurveyAttempt, SurveyOutcome, SurveyState
-from surveys.outcome import Context, finish
+from surveys.models import CaseSurvey, SurveyAttempt, SurveyState
+from surveys.outcome import Context
 from surveys.schedule import next_calling_time
+from surveys.service import opted_out
+from surveys.urls import amd_url, call_urls
 
 log = logging.getLogger(__name__)
 
@@ -60,91 +54,8 @@ DIAL_TRIES = 8
 BATCH = 200
 #: How long a dial job waits before looking again whether Twilio has been configured.
 NOT_CONFIGURED_WAIT = dt.timedelta(minutes=10)
-FINAL = ("completed", "busy", "no-answer", "failed", "canceled")
-#: Every CallStatus Twilio documents (an outbound call's callback can say `initiated`).
-CALL_STATUSES = ("queued", "initiated", "ringing", "in-progress", *FINAL)
-#: Twilio's AnsweredBy values (answering machine detection).
-ANSWERED_BY = (
-    "human",
-    "machine_start",
-    "machine_end_beep",
-    "machine_end_silence",
-    "machine_end_other",
-    "fax",
-    "unknown",
-)
-HANGUP = "survey.hangup"
-#: Tries of a machine's hang-up (429/5xx/no answer); the call's TimeLimit is the backstop.
-HANGUP_TRIES = 5
-_RANK = {"dialing": 0, "error": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4}
-_RANK.update(dict.fromkeys(FINAL, 5))
 #: What the status callback and the answer webhook ask Twilio for.
 STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
-#: Dial outcomes worth another attempt, and how the note names them.
-_FAILED_HOW = {
-    "machine": "an answering machine",
-    "busy": "busy",
-    "no-answer": "no answer",
-    "failed": "the call failed",
-    "canceled": "the call was cancelled",
-    "completed": "hung up before answering",
-    "error": "Twilio refused the call",
-    "lost": "no news of the call",
-}
-
-
-def is_machine(answered_by: str | None) -> bool:
-    """Twilio's AnsweredBy for a machine (machine_start, machine_end_beep, …) or a fax."""
-    return bool(answered_by) and (answered_by or "").startswith(("machine", "fax"))
-
-
-def call_urls(settings: Settings, survey_id: int, attempt: int) -> tuple[str, str]:
-    """The answer URL and the status callback URL of one attempt (signed by Twilio as given)."""
-    query = urlencode({"s": survey_id, "a": attempt})
-    return (
-        settings.public_url(f"/voice/survey/answer?{query}"),
-        settings.public_url(f"/voice/survey/status?{query}"),
-    )
-
-
-def amd_url(settings: Settings, survey_id: int, attempt: int) -> str:
-    """Where Twilio posts the attempt's answering-machine detection result (AsyncAmd)."""
-    query = urlencode({"s": survey_id, "a": attempt})
-    return settings.public_url(f"/voice/survey/amd?{query}")
-
-
-@dataclasses.dataclass(frozen=True)
-class CallbackReport:
-    """A survey call's status or detection callback, validated (BadWebhook names what is wrong)."""
-
-    call_sid: str
-    status: str | None
-    answered_by: str | None
-
-    @classmethod
-    def from_params(
-        cls, params: Mapping[str, str], *, account_sid: str, need: str
-    ) -> CallbackReport:
-        """CallSid, AccountSid (ours) and `need` ("CallStatus" or "AnsweredBy") must be right."""
-        call_sid = params.get("CallSid", "").strip()
-        if not CALL_SID_RE.match(call_sid):
-            raise BadWebhook("CallSid: expected 'CA' followed by 32 lowercase hex digits")
-        account = params.get("AccountSid", "").strip()
-        if not ACCOUNT_SID_RE.match(account):
-            raise BadWebhook("AccountSid: expected 'AC' followed by 32 lowercase hex digits")
-        if account.lower() != account_sid.lower():
-            raise BadWebhook("AccountSid: not this hotline's Twilio account")
-        status = params.get("CallStatus", "").strip() or None
-        answered_by = params.get("AnsweredBy", "").strip() or None
-        for name, value, allowed in (
-            ("CallStatus", status, CALL_STATUSES),
-            ("AnsweredBy", answered_by, ANSWERED_BY),
-        ):
-            if value is None and name == need:
-                raise BadWebhook(f"{name}: missing")
-            if value is not None and value not in allowed:
-                raise BadWebhook(f"{name}: {value[:40]!r} is not one of {', '.join(allowed)}")
-        return cls(call_sid=call_sid, status=status, answered_by=answered_by)
 
 
 # ---------------------------------------------------------------------------------- the sweep
@@ -263,7 +174,7 @@ def dial(session: Session, payload: dict[str, Any], settings: Settings) -> None:
         .values(
             call_sid=func.coalesce(SurveyAttempt.call_sid, call.sid),
             # A new call is "queued" (Prism's sample says otherwise); callbacks tell the rest.
-            status=_forward(session, survey_id, attempt, "queued"),
+            status=forward(session, survey_id, attempt, "queued"),
         )
         .execution_options(synchronize_session=False)
     )
@@ -303,8 +214,6 @@ def place_call(
 
 
 def _not_to_be_called(session: Session, survey: CaseSurvey) -> str:
-    from surveys.service import opted_out
-
     if survey.caller_number is None:
         return "no number to call back"
     if opted_out(session, survey.caller_number):
@@ -393,181 +302,3 @@ def _attempt_error(session: Session, survey_id: int, attempt: int, error: str) -
     log.warning(
         "survey %s attempt %d: Twilio did not place the call: %s", survey_id, attempt, error
     )
-
-
-# ------------------------------------------------------------------------ what Twilio reports
-
-
-def attempt_row(session: Session, survey_id: int, attempt: int) -> SurveyAttempt | None:
-    return session.scalar(
-        select(SurveyAttempt)
-        .where(SurveyAttempt.survey_id == survey_id, SurveyAttempt.attempt == attempt)
-        .execution_options(populate_existing=True)
-    )
-
-
-def _forward(session: Session, survey_id: int, attempt: int, status: str) -> str:
-    """`status`, unless the attempt already reported a later one (callbacks can be reordered)."""
-    row = attempt_row(session, survey_id, attempt)
-    if row is not None and _RANK.get(row.status, 0) >= _RANK.get(status, 0):
-        return row.status
-    return status
-
-
-def report(
-    session: Session, survey_id: int, attempt: int, params: Mapping[str, str], now: dt.datetime
-) -> SurveyAttempt | None:
-    """Record what a webhook says about an attempt (the status only ever moves forward)."""
-    row = attempt_row(session, survey_id, attempt)
-    if row is None:
-        return None
-    status = params.get("CallStatus", "")
-    if status in _RANK and _RANK[status] > _RANK.get(row.status, 0):
-        row.status = status
-        if status in FINAL:
-            row.ended_at = now
-            duration = params.get("CallDuration", "")
-            row.duration_s = int(duration) if duration.isdigit() and len(duration) < 7 else None
-    if row.call_sid is None and params.get("CallSid"):
-        row.call_sid = params["CallSid"][:34]
-    answered_by = params.get("AnsweredBy", "")[:24]
-    if answered_by and row.answered_by is None:
-        row.answered_by = answered_by
-    session.flush()
-    return row
-
-
-def person_answered(
-    session: Session, survey_id: int, attempt: int, row: SurveyAttempt | None
-) -> bool:
-    """Whether a person took the attempt: detection said so (human/unknown), or, with no word
-    from detection (its callback is late or lost), they answered a question."""
-    answered_by = row.answered_by if row else None
-    if answered_by is not None:
-        return not is_machine(answered_by)
-    answered = session.scalar(
-        select(func.count())
-        .select_from(SurveyAnswer)
-        .where(SurveyAnswer.survey_id == survey_id, SurveyAnswer.attempt == attempt)
-    )
-    return bool(answered)
-
-
-def end_attempt(
-    session: Session,
-    survey: CaseSurvey,
-    attempt: int,
-    status: str,
-    ctx: Context,
-    now: dt.datetime,
-) -> None:
-    """An attempt is over: conclude the survey, plan the next attempt, or give up."""
-    row = attempt_row(session, survey.id, attempt)
-    answered_by = row.answered_by if row else None
-    if status == "completed" and person_answered(session, survey.id, attempt, row):
-        finish(
-            session, survey, attempt, SurveyState.COMPLETED, SurveyOutcome.ANSWERED, ctx, now=now
-        )
-        return
-    how = "machine" if is_machine(answered_by) else status
-    note = f"attempt {attempt}: {_FAILED_HOW.get(how, how)}"
-    when = next_attempt_at(survey, ctx, now, stored_holidays(session))
-    if when is None:
-        finish(session, survey, attempt, SurveyState.UNREACHABLE, None, ctx, note=note, now=now)
-        return
-    session.execute(
-        update(CaseSurvey)
-        .where(
-            CaseSurvey.id == survey.id,
-            CaseSurvey.state == SurveyState.DIALING,
-            CaseSurvey.attempts == attempt,
-        )
-        .values(state=SurveyState.SCHEDULED, due_at=when, note=note, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    session.flush()
-
-
-def next_attempt_at(
-    survey: CaseSurvey, ctx: Context, now: dt.datetime, holidays: Mapping[dt.date, str]
-) -> dt.datetime | None:
-    """When to try again: attempts spread evenly over the window, inside calling hours.
-
-    None when the attempts are used up or the next one would fall outside the window.
-    """
-    definition = ctx.survey
-    if survey.attempts >= definition.attempts:
-        return None
-    first = survey.first_attempt_at or now
-    planned = first + definition.window * survey.attempts / definition.attempts
-    when = next_calling_time(max(planned, now), definition, ctx.settings.tz, holidays)
-    return when if when <= first + definition.window else None
-
-
-# ------------------------------------------------------------- answering machine detection
-
-
-def detected(session: Session, survey: CaseSurvey, attempt: int, report: CallbackReport) -> bool:
-    """Record the detection result; a machine on the line gets its call ended (by a job).
-
-    What a machine's greeting "answered" is dropped, so the next attempt asks a person afresh.
-    Returns whether a hang-up was scheduled. `human` and `unknown` change nothing else.
-    """
-    row = attempt_row(session, survey.id, attempt)
-    if row is None or report.answered_by is None:
-        return False
-    if row.answered_by is None:
-        row.answered_by = report.answered_by
-    if row.call_sid is None:
-        row.call_sid = report.call_sid
-    session.flush()
-    on_the_line = survey.state is SurveyState.DIALING and survey.attempts == attempt
-    if not is_machine(report.answered_by) or row.status in FINAL:
-        return False
-    if not on_the_line:
-        log.warning(
-            "survey %s attempt %d: a machine (%s), but the survey is already %s",
-            survey.id,
-            attempt,
-            report.answered_by,
-            survey.state.value,
-        )
-        return False
-    session.execute(
-        delete(SurveyAnswer)
-        .where(SurveyAnswer.survey_id == survey.id, SurveyAnswer.attempt == attempt)
-        .execution_options(synchronize_session=False)
-    )
-    payload = {"survey_id": survey.id, "attempt": attempt, "call_sid": row.call_sid}
-    job = jobs.schedule(
-        session,
-        HANGUP,
-        f"{survey.id}:{attempt}",
-        payload,
-        due_at=schedule.now(),
-        max_attempts=HANGUP_TRIES,
-    )
-    jobs.push_later(job)
-    return True
-
-
-@jobs.handler(HANGUP)
-def hang_up(session: Session, payload: dict[str, Any], settings: Settings) -> None:
-    """End a survey call a machine answered (Twilio then reports it `completed`)."""
-    survey_id, attempt = int(payload["survey_id"]), int(payload["attempt"])
-    row = attempt_row(session, survey_id, attempt)
-    if row is None or row.status in FINAL:
-        return  # over already: nothing to end
-    call_sid = row.call_sid or str(payload["call_sid"])
-    session.rollback()  # end the read before the network call
-    try:
-        twilio_rest.client(settings).calls(call_sid).update(status="completed")
-    except TwilioRestException as exc:
-        if exc.status == 429 or exc.status >= 500:
-            raise
-        # 21220 "not in progress", 20404: the call ended on its own in the meantime.
-        log.info(
-            "survey %s attempt %d: call %s already over (%s)", survey_id, attempt, call_sid, exc.msg
-        )
-        return
-    log.info("survey %s attempt %d: hung up on a machine (%s)", survey_id, attempt, call_sid)

@@ -18,12 +18,14 @@ from sqlalchemy.orm import Session
 
 from cases import supervision
 from cases.models import Case
-from cases.service import apply, stored_holidays
+from cases.service import apply
 from cases.units import Units, units_for_settings
 from cases.workflow import Action, CaseState
 from config.settings import Settings
 from core import sms
-from routing import store
+from core.alerts import raise_alert
+from core.calendar import stored_holidays
+from providers.models import ProviderJob
 from surveys import schedule
 from surveys.definition import Survey, load_survey
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyOutcome, SurveyState
@@ -177,7 +179,7 @@ def _redo(session: Session, case: Case, summary: str, ctx: Context, now: dt.date
         now=now,
     )
     supervision.notify_dispatched(session, ctx.units, case, settings.tz)
-    store.raise_alert(
+    raise_alert(
         session,
         {
             "call_sid": None,
@@ -203,8 +205,6 @@ def _rate_provider(
     session: Session, case_number: str, answers: list[SurveyAnswer], survey: Survey
 ) -> None:
     """A contracted provider's completed job gets the caller's 1-to-5 rating."""
-    from providers.models import ProviderJob
-
     scored = {q.id for q in survey.questions if q.score}
     rating = next((a.value for a in answers if a.question in scored and a.value), None)
     if rating is None:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from flask import Flask
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from cases.models import Case
 from cases.workflow import CaseState
-from core import jobs
 from core.db import insert_if_missing, utcnow
 from surveys.definition import Survey
 from surveys.models import CaseSurvey, SurveyOptOut, SurveyState
@@ -100,26 +98,3 @@ def surveys_of(session: Session, case_number: str) -> list[CaseSurvey]:
             .execution_options(populate_existing=True)
         )
     )
-
-
-def init_app(app: Flask) -> None:
-    """Load the survey definition (validated at start-up), serve the survey call's webhooks, and
-    on every sweep: schedule surveys of resolved cases, queue the due ones for dialling, and end
-    attempts that lost their call."""
-    from cases.service import stored_holidays
-    from surveys import dialer, views
-    from surveys.outcome import Context, survey_definition
-
-    settings = app.extensions["hotline.settings"]
-    survey = survey_definition(settings.survey_file)
-    app.extensions["hotline.survey"] = survey
-    views.init_app(app)
-
-    def tick(session: Session, now: dt.datetime) -> None:
-        schedule_surveys(session, survey, settings.tz, stored_holidays(session), now)
-        session.commit()
-        dialer.recover_stale(session, Context.of(settings), now)
-        session.commit()
-        dialer.queue_due(session, survey, now)
-
-    jobs.every_sweep(app, tick)

@@ -1,8 +1,8 @@
 """The survey call's webhooks: answer, each question's <Gather> action, the answering machine
 detection result and the status callback.
 
-Every URL carries the survey and the attempt (`?s=…&a=…`), set by the dialer; a webhook for an
-attempt that is no longer the one on the line changes nothing. Answers are stored as they arrive
+Every URL carries the survey and the attempt (`surveys.urls`); a webhook for an attempt that is
+no longer the one on the line changes nothing. Answers are stored as they arrive
 (one per question: a retried webhook finds its answer already there), and the survey ends once,
 by a conditional UPDATE (`surveys.outcome.finish`).
 """
@@ -11,24 +11,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Response, request
 from twilio.twiml.voice_response import Gather, VoiceResponse
 from werkzeug.datastructures import MultiDict
 
 from core import db, webhooks
 from core.db import insert_if_missing
-from core.voice import say
-from ivr.tree import Language
-from surveys import dialer, schedule
+from core.voice import languages, line, say, say_lines
+from surveys import attempts, detection, schedule, urls
 from surveys.definition import Ask, Question, QuestionKind
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyOutcome, SurveyState
 from surveys.outcome import Context, answers_of, finish
 from surveys.service import opt_out
 
 log = logging.getLogger(__name__)
-bp = webhooks.protect(Blueprint("surveys", __name__, url_prefix="/voice/survey"))
+bp = webhooks.protect(Blueprint("surveys", __name__, url_prefix=urls.PREFIX))
 
 #: Seconds of silence before a question counts as unanswered.
 QUESTION_TIMEOUT_S = 6
@@ -78,9 +76,9 @@ def answer() -> Response:
     params = MultiDict(
         [(k, v) for k, v in webhooks.params().items(multi=True) if k != "AnsweredBy"]
     )
-    row = dialer.report(db.session(), survey.id, attempt, params, schedule.now())
+    row = attempts.report(db.session(), survey.id, attempt, params, schedule.now())
     db.session().commit()
-    if row is not None and dialer.is_machine(row.answered_by):
+    if row is not None and attempts.is_machine(row.answered_by):
         return webhooks.twiml(_hang_up())  # detection was quicker than this webhook
     return webhooks.twiml(_ask(ctx, survey, attempt, 0, retry=False))
 
@@ -89,7 +87,7 @@ def answer() -> Response:
 def amd() -> Response:
     """Twilio's answering machine detection result (AsyncAmd): a machine is hung up on by a job
     (a REST call has no place in a webhook) and the attempt ends as a machine's (204)."""
-    report = dialer.CallbackReport.from_params(
+    report = attempts.CallbackReport.from_params(
         webhooks.params(), account_sid=webhooks.settings().twilio_account_sid, need="AnsweredBy"
     )
     session = db.session()
@@ -97,7 +95,7 @@ def amd() -> Response:
         found = _attempt(lookup_only=True)
         if found is not None:
             survey, attempt, _ = found
-            dialer.detected(session, survey, attempt, report)
+            detection.detected(session, survey, attempt, report)
         session.commit()
     except Exception:
         # Nobody listens to this answer: a 503 lets Twilio deliver the result again.
@@ -138,18 +136,18 @@ def reply() -> Response:
 @bp.post("/status")
 def status() -> Response:
     """Twilio's status callback: record it; a final status ends the attempt."""
-    dialer.CallbackReport.from_params(
+    attempts.CallbackReport.from_params(
         webhooks.params(), account_sid=webhooks.settings().twilio_account_sid, need="CallStatus"
     )  # BadWebhook (400) before anything is written
     found = _attempt(lookup_only=True)
     if found is not None:
         survey, attempt, ctx = found
         session, now = db.session(), schedule.now()
-        row = dialer.report(session, survey.id, attempt, webhooks.params(), now)
+        row = attempts.report(session, survey.id, attempt, webhooks.params(), now)
         final = webhooks.params().get("CallStatus", "")
         on_the_line = survey.state is SurveyState.DIALING and survey.attempts == attempt
-        if row is not None and final in dialer.FINAL and on_the_line:
-            dialer.end_attempt(session, survey, attempt, final, ctx, now)
+        if row is not None and final in attempts.FINAL and on_the_line:
+            attempts.end_attempt(session, survey, attempt, final, ctx, now)
         session.commit()
     return Response(status=204)
 
@@ -173,8 +171,8 @@ def _attempt(*, lookup_only: bool = False) -> tuple[CaseSurvey, int, Context] | 
 
 def _machine(survey: CaseSurvey, attempt: int) -> bool:
     """Whether detection already said a machine took this attempt."""
-    row = dialer.attempt_row(db.session(), survey.id, attempt)
-    return row is not None and dialer.is_machine(row.answered_by)
+    row = attempts.attempt_row(db.session(), survey.id, attempt)
+    return row is not None and attempts.is_machine(row.answered_by)
 
 
 def _hang_up() -> VoiceResponse:
@@ -235,7 +233,7 @@ def _ask(
         return _end(ctx, survey, attempt)
     action = _url("reply", survey, attempt, q=index, t=int(retry))
     response = VoiceResponse()
-    speech_language = _voice(survey.language).speech_language
+    speech_language = languages().of(survey.language).speech_language
     if question.kind is QuestionKind.COMMENT:
         gather = response.gather(
             input="speech",
@@ -284,19 +282,10 @@ def _goodbye(language: str, phrase: str) -> VoiceResponse:
     return response
 
 
-def _voice(language: str) -> Language:
-    """How the hotline speaks and listens in `language`: the IVR tree's settings (one place for
-    the front door and the surveys), its default language if the tree lacks this one."""
-    tree = current_app.extensions["hotline.ivr"].tree
-    found: Language = tree.languages.get(language) or tree.languages[tree.default_language]
-    return found
-
-
 def _say(target: VoiceResponse | Gather, language: str, texts: Mapping[str, str]) -> None:
-    """Say `texts["en"]` to an English-speaking callee, `texts["zh"]` to anyone else."""
-    voice = _voice("en" if language == "en" else "zh")
-    text = texts["en"] if language == "en" else texts["zh"]
-    target.say(text, language=voice.say_language, voice=voice.voice)
+    """Say `texts["en"]` to an English-speaking callee, `texts["zh"]` to anyone else, in the
+    hotline's voices (core.voice: one table for the front door and the surveys)."""
+    say_lines(target, languages(), [line(language, texts)])
 
 
 def _hints(question: Question) -> list[str]:
@@ -304,9 +293,4 @@ def _hints(question: Question) -> list[str]:
 
 
 def _url(path: str, survey: CaseSurvey, attempt: int, **extra: int) -> str:
-    query = urlencode({"s": survey.id, "a": attempt, **extra})
-    return webhooks.settings().public_url(f"/voice/survey/{path}?{query}")
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+    return urls.url(webhooks.settings(), path, survey.id, attempt, **extra)

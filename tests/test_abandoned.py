@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import cli
 from cases.service import create_case
 from config.settings import Settings
-from core import db
+from core import db, durable
+from core.alerts import Alert
 from core.db import database, make_engine
-from routing import durable, store
-from routing.models import Alert, CallbackKind, CallbackTask
-from routing.roster import parse_roster
+from ivr import hangups
+from ivr.figures import answer_times
+from routing import store
+from routing.models import CallbackKind, CallbackTask
+from routing.rosterfile import parse_roster
 from tests.support import CALLER, TwilioSigner, call_params, gather_of, new_call_sid, path_of, twiml
 
 POLICE = ["+8613805991001", "+8613805991002"]
@@ -438,12 +441,12 @@ def test_a_misdial_and_a_call_that_never_connected_are_not_called_back(
     twilio: TwilioSigner, settings: Settings, db_session: Session
 ) -> None:
     misdial = Caller(twilio, settings)
-    assert misdial.ends(store.MISDIAL_MAX_S) == 204
+    assert misdial.ends(hangups.MISDIAL_MAX_S) == 204
     canceled = Caller(twilio, settings)
     assert canceled.ends(0, status="canceled") == 204
     assert tasks(db_session) == []
     longer = Caller(twilio, settings)
-    assert longer.ends(store.MISDIAL_MAX_S + 1) == 204
+    assert longer.ends(hangups.MISDIAL_MAX_S + 1) == 204
     assert [t.call_sid for t in tasks(db_session)] == [longer.sid], "the rule can fail"
 
 
@@ -456,7 +459,7 @@ def test_an_ivr_hang_up_with_a_withheld_number_is_counted_but_closed(
     assert (task.kind, task.caller_number, task.outcome) == (
         CallbackKind.ABANDONED_IVR,
         None,
-        store.NO_NUMBER,
+        hangups.NO_NUMBER,
     )
     assert task.closed_at is not None
     assert store.open_callbacks(db_session) == [], "nothing for a duty officer to dial"
@@ -564,7 +567,7 @@ def test_answer_times_and_figures_count_abandoned_calls_apart(
     nobody.dial_ends("busy", "in-progress")  # and nobody there either
 
     since = db.utcnow() - dt.timedelta(hours=1)
-    (row,) = store.answer_times(db_session, since)
+    (row,) = answer_times(db_session, since)
     assert row[0] == answered.sid, "an abandoned call has no answer time"
     counts = store.bridge_outcomes(db_session, since)
     assert counts["police"] == store.BridgeCounts(answered=1, unanswered=1)

@@ -17,10 +17,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config.settings import Settings
+from core.alerts import Alert
 from core.db import database
 from routing import store
-from routing.models import Alert, BridgeAttempt, CallbackTask
-from routing.roster import parse_roster
+from routing.models import BridgeAttempt, CallbackTask
+from routing.rosterfile import parse_roster
 from tests.conftest import TEST_AUTH_TOKEN, app_in_transaction
 from tests.support import CALLER
 from tests.test_routing_flow import FIRE, POLICE, ROSTER

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from config.settings import CallerIdPolicy, Settings, SettingsError
 from routing import store
-from routing.roster import RosterError, parse_roster
+from routing.roster import RosterError
+from routing.rosterfile import parse_roster
 from tests.conftest import app_in_transaction
 from tests.support import TwilioSigner, call_params, gather_of, new_call_sid, path_of, said, twiml
 from tests.test_routing_flow import POLICE, ROSTER, Call_, dial
@@ -125,7 +126,7 @@ def test_a_failing_accept_bridges_an_officer_who_pressed_and_hangs_up_otherwise(
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the database fell over")
 
-    monkeypatch.setattr("routing.durable.accept_call_durably", broken)
+    monkeypatch.setattr("routing.views.accept_call_durably", broken)
     answer = {**leg, "Digits": digits} if digits else leg
     root = twiml(caller.twilio.post(action, answer))
     assert root.find(".//Dial") is None

@@ -7,17 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from cases.deadlines import (
-    CATEGORIES,
-    EMERGENCY_CATEGORIES,
-    CaseKind,
-    add_working_days,
-    due_at,
-    end_of_day,
-    is_working_day,
-    kind_for,
-    remind_at,
-)
+from cases.deadlines import CaseKind, due_at, end_of_day, kind_for, remind_at
+from core.calendar import add_working_days, is_working_day
+from core.categories import CATEGORIES, Kind
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -64,7 +56,7 @@ def test_only_emergency_categories_make_emergencies() -> None:
     for category in CATEGORIES:
         for complaint in (None, True, False):
             is_emergency = kind_for(category, complaint) is CaseKind.EMERGENCY
-            assert is_emergency == (category in EMERGENCY_CATEGORIES), (category, complaint)
+            assert is_emergency == (CATEGORIES[category].kind is Kind.EMERGENCY), category
 
 
 def test_working_days_skip_weekends_and_holidays() -> None:

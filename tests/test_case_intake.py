@@ -21,11 +21,10 @@ from cases.models import Case
 from cases.service import apply, case_by_call, timeline
 from cases.workflow import CaseState
 from config.settings import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
-from core import jobs, twilio_rest
+from core import durable, jobs, twilio_rest
 from core.db import database, make_engine
 from core.jobs import Job
 from core.models import SmsMessage
-from routing import durable
 from tests.conftest import make_settings
 from tests.support import (
     CALLER,
@@ -479,7 +478,9 @@ def test_a_suspended_provider_is_sent_no_more_cases(
     app: Flask, twilio: TwilioSigner, settings: Settings, db_session: Session
 ) -> None:
     from providers.cli import providers_file
-    from providers.service import load_providers, record_complaint, sync_providers
+    from providers.complaints import record_complaint
+    from providers.contracts import load_providers
+    from providers.service import sync_providers
 
     sync_providers(db_session, load_providers(providers_file(app), settings.default_region))
     import datetime as dt

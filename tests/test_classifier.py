@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 from config.settings import CONFIG_DIR
-from ivr.classifier import Kind, RulesError, classify, load_rules, parse_rules
+from core import categories
+from core.categories import CATEGORIES, Kind
+from ivr.classifier import RulesError, classify, load_rules, parse_rules
+from routing.roster import ROUTE_KEYS
 
 DATA = Path(__file__).resolve().parent / "data"
 RULES = load_rules(CONFIG_DIR / "classifier.yaml")
@@ -113,6 +116,16 @@ def test_more_evidence_means_more_confidence() -> None:
     one = classify("路灯坏了", RULES).confidence
     two = classify("路灯坏了 井盖也没了 垃圾也没人清", RULES).confidence
     assert two > one
+
+
+def test_the_hotlines_categories_are_the_classifier_files() -> None:
+    """One list (core.categories): the classifier, cases, providers and routing all use it."""
+    assert RULES.categories == CATEGORIES
+    assert CATEGORIES.emergency == ("police", "fire", "medical", "traffic", "disaster")
+    assert CATEGORIES.service[-1] == "other" and len(CATEGORIES) == 16
+    assert (*CATEGORIES.emergency, "desk") == ROUTE_KEYS, "every emergency is a route"
+    assert (categories.name("fire", "zh"), categories.name("fire", "en")) == ("火警", "Fire")
+    assert categories.name("desk", "zh") == "desk", "not a category: its id"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from config.settings import CONFIG_DIR, Settings
 from core.db import utcnow
 from routing import store
 from routing.models import CallbackTask
-from routing.roster import load_roster
+from routing.rosterfile import load_roster
 from staff.models import Role, StaffUser
 from tests.staff import PASSWORD, add_user, csrf_of, login, open_case
 from tests.support import TwilioSigner, call_params, gather_of, path_of, twiml

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from calls.service import get_call
 from config.settings import Settings
+from core.categories import Kind
 from ivr import service
-from ivr.classifier import Kind
 from tests.support import (
     TwilioSigner,
     call_params,

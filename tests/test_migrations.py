@@ -14,7 +14,7 @@ from sqlalchemy import inspect
 from app import cli, create_app
 from core import migrate
 from core.db import database, make_engine
-from core.schema import metadata
+from migrations.schema import metadata
 from tests.conftest import make_settings
 
 TABLES = {"calls", "call_events"}

@@ -26,18 +26,18 @@ from calls.models import AppendOnlyError
 from config.settings import CONFIG_DIR
 from providers import service
 from providers.cli import providers_cli, providers_file
-from providers.models import Provider, ProviderComplaint, ProviderJob, ProviderState
-from providers.service import (
+from providers.complaints import record_complaint
+from providers.contracts import ProvidersConfig, load_providers, parse_providers
+from providers.errors import (
     PriceRefused,
     ProviderError,
     ProviderNotFound,
-    ProvidersConfig,
     ProvidersError,
     ProviderUnavailable,
     UnknownService,
-    load_providers,
-    parse_providers,
 )
+from providers.models import Provider, ProviderComplaint, ProviderJob, ProviderState
+from providers.report import year_report
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: Monday 2 March 2026, 10:00 in Shanghai.
@@ -131,7 +131,7 @@ def codes(providers: list[Provider]) -> list[str]:
 
 
 def complain(db_session: Session, code: str, at: datetime, case: str | None = None) -> bool:
-    return service.record_complaint(db_session, code, case, "服务态度差", at, tz=SHANGHAI)
+    return record_complaint(db_session, code, case, "服务态度差", at, tz=SHANGHAI)
 
 
 # ------------------------------------------------------------------------------ the contracts
@@ -489,9 +489,9 @@ def test_complaints_outside_the_rolling_year_do_not_count(db_session: Session) -
 def test_complaint_errors(db_session: Session) -> None:
     synced(db_session)
     with pytest.raises(ProviderNotFound):
-        service.record_complaint(db_session, "nobody", None, "迟到", T0)
+        record_complaint(db_session, "nobody", None, "迟到", T0)
     with pytest.raises(ProviderError, match="needs a note"):
-        service.record_complaint(db_session, "anju", None, "  ", T0)
+        record_complaint(db_session, "anju", None, "  ", T0)
     assert db_session.scalars(select(ProviderComplaint)).all() == []
 
 
@@ -558,7 +558,7 @@ def test_year_report_on_a_fixed_data_set(db_session: Session) -> None:
     complain(db_session, "qingyuan", datetime(2025, 12, 31, 17, 0, tzinfo=UTC))  # 2026 locally
     complain(db_session, "qingyuan", datetime(2026, 5, 1, tzinfo=UTC))  # the third: suspended
 
-    report = {r.code: r for r in service.year_report(db_session, 2026, tz=SHANGHAI)}
+    report = {r.code: r for r in year_report(db_session, 2026, tz=SHANGHAI)}
     assert list(report) == ["anju", "jiuyue", "qingyuan", "xinsheng"]
     anju = report["anju"]
     assert (anju.jobs, anju.amount) == (3, Decimal("400.00"))
@@ -587,10 +587,10 @@ def test_year_report_on_a_fixed_data_set(db_session: Session) -> None:
     assert report["jiuyue"].state is ProviderState.EXPIRED
 
     # in UTC the New Year's Eve job falls in 2026, and one qingyuan complaint in 2025
-    utc = {r.code: r for r in service.year_report(db_session, 2026)}
+    utc = {r.code: r for r in year_report(db_session, 2026)}
     assert utc["anju"].jobs == 4 and utc["anju"].satisfaction_avg == pytest.approx(12 / 4)
     assert utc["qingyuan"].complaints == 1
-    later = {r.code: r for r in service.year_report(db_session, 2027, tz=SHANGHAI)}
+    later = {r.code: r for r in year_report(db_session, 2027, tz=SHANGHAI)}
     assert later["anju"].jobs == 1 and later["anju"].on_time_rate == 1.0
 
 

@@ -24,13 +24,11 @@ from routing.roster import (
     Shift,
     Tier,
     coverage_gaps,
-    load_roster,
     on_duty,
-    parse_roster,
     plan,
-    roster_to_dict,
     shift_window,
 )
+from routing.rosterfile import load_roster, parse_roster, roster_to_dict
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

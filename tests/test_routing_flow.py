@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from calls.models import Call, CallEvent
 from calls.service import get_call
 from config.settings import Settings
-from core import db
+from core import db, durable
+from core.alerts import Alert
 from core.db import database, make_engine
-from routing import durable, store
-from routing.models import Alert
-from routing.roster import parse_roster
+from ivr.figures import answer_times
+from routing import store
+from routing.rosterfile import parse_roster
 from tests.support import TwilioSigner, call_params, gather_of, new_call_sid, path_of, said, twiml
 
 POLICE = ["+8613805991001", "+8613805991002", "+8613805991003"]
@@ -428,7 +429,7 @@ def test_time_from_key_press_to_an_officer_is_reported(
     caller.respond(Digits="1")
     caller.officer_answers(POLICE[0], "1")
     caller.dial_ends("completed", DialBridged="true")
-    (row,) = store.answer_times(db_session, db.utcnow() - dt.timedelta(hours=1))
+    (row,) = answer_times(db_session, db.utcnow() - dt.timedelta(hours=1))
     assert row[0] == caller.sid
     assert row[1] == "police"
     assert 0 <= row[2] < 5

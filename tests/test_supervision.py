@@ -12,8 +12,8 @@ from cases.service import apply, create_case, get_case, stored_holidays, timelin
 from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs
+from core.alerts import Alert
 from core.jobs import Job
-from routing.models import Alert
 
 
 def open_case(app: Flask, db_session: Session, settings: Settings, now: dt.datetime) -> str:

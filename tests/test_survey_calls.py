@@ -28,10 +28,11 @@ from cases.service import apply, create_case, timeline
 from cases.workflow import CaseState
 from config.settings import CONFIG_DIR, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
 from core import jobs, twilio_rest
+from core.alerts import Alert
 from core.db import utcnow
 from core.jobs import Job, JobState
-from routing.models import Alert
-from surveys import dialer, schedule
+from core.voice import load_languages
+from surveys import attempts, detection, dialer, schedule
 from surveys.models import (
     CaseSurvey,
     SurveyAnswer,
@@ -602,7 +603,7 @@ def test_a_malformed_detection_result_is_refused_and_nothing_is_written(
     assert why in reason(response)
     (row,) = db_session.scalars(select(SurveyAttempt)).all()
     assert row.answered_by is None
-    assert db_session.scalars(select(Job).where(Job.kind == dialer.HANGUP)).all() == []
+    assert db_session.scalars(select(Job).where(Job.kind == detection.HANGUP)).all() == []
 
 
 def test_a_detection_result_for_no_survey_on_the_line_is_answered(
@@ -613,7 +614,7 @@ def test_a_detection_result_for_no_survey_on_the_line_is_answered(
         path = "/voice/survey/amd" + (f"?{query}" if query else "")
         params = {**callee(survey), "AnsweredBy": "machine_start"}
         assert twilio.post(path, params).status_code == 204
-    assert db_session.scalars(select(Job).where(Job.kind == dialer.HANGUP)).all() == []
+    assert db_session.scalars(select(Job).where(Job.kind == detection.HANGUP)).all() == []
 
 
 class RefusingCalls:
@@ -655,7 +656,7 @@ def test_a_hang_up_on_a_call_already_over_is_done_an_outage_retried(
     amd(twilio, survey, 1, "fax")
     fake = RefusingCalls(error)
     monkeypatch.setattr(twilio_rest, "client", lambda settings: fake)
-    job_id = db_session.scalar(select(Job.id).where(Job.kind == dialer.HANGUP))
+    job_id = db_session.scalar(select(Job.id).where(Job.kind == detection.HANGUP))
     assert job_id is not None
     database, settings = app.extensions["hotline.db"], app.extensions["hotline.settings"]
     assert jobs.run_job(database, settings, job_id, now=utcnow()) == outcome
@@ -677,7 +678,7 @@ def test_every_call_status_twilio_documents_is_taken(
         f"/voice/survey/status?s={survey.id}&a=1", {**callee(survey), "CallStatus": "exploded"}
     )
     assert bad.status_code == 400 and "CallStatus" in reason(bad)
-    for final in dialer.FINAL:  # each documented final status is accepted (204)
+    for final in attempts.FINAL:  # each documented final status is accepted (204)
         status(twilio, survey, 1, final)
     assert the_survey(db_session, number).state is not SurveyState.DIALING
 
@@ -688,7 +689,7 @@ def test_the_status_list_is_twilios() -> None:
     spec = json.loads(twilio_mock.spec_path().read_text(encoding="utf-8"))
     documented = set(spec["components"]["schemas"]["call_enum_status"]["enum"])
     # The spec's Call resource lacks `initiated`, which status callbacks do send.
-    assert set(dialer.CALL_STATUSES) == documented | {"initiated"}
+    assert set(attempts.CALL_STATUSES) == documented | {"initiated"}
 
 
 def test_the_general_status_callback_takes_initiated(
@@ -716,14 +717,11 @@ def test_the_survey_speaks_and_listens_as_the_ivr_configuration_says(
     clock: Clock,
     tmp_path: Path,
 ) -> None:
-    from ivr.tree import load_tree
-
     doc = yaml.safe_load((CONFIG_DIR / "ivr.yaml").read_text(encoding="utf-8"))
     doc["languages"]["zh"].update(voice="Polly.Zhiyu-Neural", speech_language="zh")
     ivr_file = tmp_path / "ivr.yaml"
     ivr_file.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
-    ivr = app.extensions["hotline.ivr"]
-    app.extensions["hotline.ivr"] = dataclasses.replace(ivr, tree=load_tree(ivr_file))
+    app.extensions["hotline.languages"] = load_languages(ivr_file)
     _, survey = placed(app, db_session, clock)
 
     root = answer(twilio, survey)
@@ -738,8 +736,7 @@ def test_the_shipped_survey_listens_in_twilios_mandarin(
 ) -> None:
     _, survey = placed(app, db_session, clock)
     gather = gather_of(answer(twilio, survey))
-    tree = app.extensions["hotline.ivr"].tree
-    assert gather.get("language") == tree.languages["zh"].speech_language
+    assert gather.get("language") == app.extensions["hotline.languages"]["zh"].speech_language
     assert gather.get("language") != "zh-CN", "not a <Gather language> Twilio defines"
 
 
@@ -896,8 +893,8 @@ def test_a_backlog_is_queued_a_minute_at_a_time(app: Flask, db_session: Session)
     ),
     digits=st.one_of(st.none(), st.text(max_size=20), st.text("0123456789*#", max_size=3000)),
     speech=st.one_of(st.none(), st.text(max_size=600)),
-    call_status=st.one_of(st.none(), st.text(max_size=12), st.sampled_from(dialer.FINAL)),
-    answered_by=st.one_of(st.none(), st.text(max_size=30), st.sampled_from(dialer.ANSWERED_BY)),
+    call_status=st.one_of(st.none(), st.text(max_size=12), st.sampled_from(attempts.FINAL)),
+    answered_by=st.one_of(st.none(), st.text(max_size=30), st.sampled_from(attempts.ANSWERED_BY)),
     duration=st.one_of(st.none(), st.text(max_size=12), st.integers(-10, 10**30).map(str)),
     on_the_line=st.booleans(),
 )

@@ -17,7 +17,7 @@ from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs
 from core.jobs import Job
-from surveys import dialer
+from surveys import detection
 from surveys.models import SurveyAnswer, SurveyAttempt, SurveyOutcome, SurveyState
 from tests.conftest import PUBLIC_BASE_URL, TEST_AUTH_TOKEN
 from tests.prism import prism_fixture  # noqa: F401 (`prism` fixture)
@@ -166,7 +166,7 @@ def test_hotline_call_survey_a_machine_is_hung_up_on_and_tried_again(
     assert (attempt.answered_by, attempt.status) == (machine, "completed")
     assert db_session.scalars(select(SurveyAnswer)).all() == []
     assert the_case(db_session, number).state is CaseState.RESOLVED, "not closed by a machine"
-    (job,) = db_session.scalars(select(Job).where(Job.kind == dialer.HANGUP)).all()
+    (job,) = db_session.scalars(select(Job).where(Job.kind == detection.HANGUP)).all()
     assert job.payload["call_sid"] == attempt.call_sid
     jobs.run_due(app, clock())
     assert hangups(calls) == [], "the call is over already: nothing to end"

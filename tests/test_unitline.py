@@ -14,7 +14,7 @@ from cases.models import Case
 from cases.service import apply, create_case, get_case, timeline
 from cases.workflow import CaseState
 from config.settings import Settings
-from routing.models import Alert
+from core.alerts import Alert
 from tests.support import TwilioSigner, call_params, gather_of, path_of, said, twiml
 
 PIN = "1005"  # water_supply's demo PIN in config/units.yaml

@@ -630,7 +630,7 @@ def survey_leg(app: Flask, case_number: str) -> SurveyLeg:
     Raises LookupError (with what to do) when no survey call of the case is being placed.
     """
     from core import db
-    from surveys import dialer, service
+    from surveys import attempts, service, urls
     from surveys.models import SurveyState
 
     settings: Settings = app.extensions["hotline.settings"]
@@ -644,9 +644,9 @@ def survey_leg(app: Flask, case_number: str) -> SurveyLeg:
                 f"no survey call is being placed for case {case_number}: the survey is "
                 f"{survey.state.value} (place one with `hotline surveys dial {case_number}`)"
             )
-        attempt = dialer.attempt_row(db.session(), survey.id, survey.attempts)
-        answer_url, status_url = dialer.call_urls(settings, survey.id, survey.attempts)
-        amd_url = dialer.amd_url(settings, survey.id, survey.attempts)
+        attempt = attempts.attempt_row(db.session(), survey.id, survey.attempts)
+        answer_url, status_url = urls.call_urls(settings, survey.id, survey.attempts)
+        amd_url = urls.amd_url(settings, survey.id, survey.attempts)
         base = settings.public_base_url.rstrip("/")
         return SurveyLeg(
             call_sid=(attempt.call_sid if attempt and attempt.call_sid else new_sid("CA")),

@@ -48,7 +48,7 @@ from twilio.request_validator import RequestValidator
 from tools.databases import scratch_database
 from tools.softphone import HttpResult, HttpTransport, Softphone
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tools/bench/ -> the repository
 TOKEN = "bench-auth-token-0123456789abcdef"
 ACCOUNT = "AC" + "0" * 32
 HOTLINE = "+865996110110"

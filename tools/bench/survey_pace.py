@@ -30,7 +30,7 @@ import yaml
 
 from tools.databases import scratch_database
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # tools/bench/ -> the repository
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,6 +6,8 @@ from sqlalchemy import MetaData
 
 import calls.models  # noqa: F401  (registers tables)
 import cases.models  # noqa: F401
+import core.alerts
+import core.calendar
 import core.jobs
 import core.models
 import core.pacer  # noqa: F401

@@ -1,7 +1,6 @@
-"""Recordings for staff over the API: metadata and the verified audio (`/api/v1/recordings`).
+"""Recordings over the API: metadata and the verified audio (`/api/v1/recordings`).
 
-Authentication and roles are the API's (`api.v1`): a unit contact's token reaches only the
-recordings of the unit's cases.
+A unit contact's token reaches only the recordings of the unit's cases.
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ from __future__ import annotations
 from flask import Response, abort, jsonify
 from sqlalchemy import select
 
-from api.v1 import bp, center_or_unit_case
+from api.common import bp, center_or_unit_case
 from cases.models import Case
 from core import db, webhooks
 from recordings import service

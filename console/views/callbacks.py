@@ -1,0 +1,67 @@
+"""Call-backs: callers to call back (abandoned emergencies first), claimed and closed by staff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from console.auth import console_user, login_required
+from console.i18n import t
+from console.views.common import bp
+from core import db
+from routing import store
+from staff.service import CENTER
+
+#: A task id in a URL: anything larger cannot be a row (and would overflow BIGINT).
+_TASK_ID = "<int(max=9223372036854775807):task_id>"
+
+
+@bp.get("/callbacks")
+@login_required(*CENTER)
+def callbacks_page() -> Any:
+    """Callers to call back: open tasks by priority then age, with full numbers to dial."""
+    session_ = db.session()
+    return render_template(
+        "console/callbacks.html",
+        tasks=store.open_callbacks(session_),
+        closed=store.closed_callbacks(session_),
+        outcomes=store.CALLBACK_OUTCOMES,
+        max_attempts=store.MAX_CALLBACK_ATTEMPTS,
+    )
+
+
+@bp.post(f"/callbacks/{_TASK_ID}/claim")
+@login_required(*CENTER)
+def callback_claim(task_id: int) -> Any:
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    session_ = db.session()
+    try:
+        store.claim_callback(session_, task_id, f"console:{user.username}")
+        session_.commit()
+        flash(f"#{task_id}: {t('claimed')} ✓", "ok")
+    except store.CallbackError as exc:
+        session_.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("console.callbacks_page"))
+
+
+@bp.post(f"/callbacks/{_TASK_ID}/outcome")
+@login_required(*CENTER)
+def callback_outcome(task_id: int) -> Any:
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    outcome = request.form.get("outcome", "")
+    note = request.form.get("note", "")[:400]
+    session_ = db.session()
+    try:
+        task = store.record_callback(
+            session_, task_id, outcome, who=f"console:{user.username}", note=note
+        )
+        session_.commit()
+        flash(f"#{task.id}: {t('outcome.' + outcome)} ✓", "ok")
+    except store.CallbackError as exc:
+        session_.rollback()
+        flash(str(exc), "error")
+    return redirect(url_for("console.callbacks_page"))

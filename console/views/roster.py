@@ -1,0 +1,78 @@
+"""The roster: who is on duty and the coverage gaps of the week, officers made (un)available,
+and the roster's YAML edited by its editors."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import yaml
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+
+from console.auth import console_user, login_required
+from console.i18n import t
+from console.views.common import bp
+from core import db
+from core.db import utcnow
+from core.webhooks import settings
+from routing import store
+from routing.roster import RosterError, coverage_gaps, on_duty
+from routing.rosterfile import parse_roster, roster_to_dict
+from staff.service import CENTER, ROSTER_EDITORS
+
+
+@bp.get("/roster")
+@login_required(*CENTER)
+def roster_page() -> Any:
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    cache = current_app.extensions["hotline.roster"]
+    roster = cache.get()
+    now = utcnow()
+    duty, gaps, text = [], [], ""
+    if roster is not None:
+        duty = [(team, on_duty(roster, code, now)) for code, team in roster.teams.items()]
+        gaps = coverage_gaps(roster, now, now + dt.timedelta(days=7))
+        text = yaml.safe_dump(roster_to_dict(roster), allow_unicode=True, sort_keys=False)
+    return render_template(
+        "console/roster.html",
+        roster=roster,
+        duty=duty,
+        gaps=gaps,
+        text=(session.pop("roster_draft", None) if request.args.get("draft") else None) or text,
+        can_edit=user.role in ROSTER_EDITORS,
+    )
+
+
+@bp.post("/roster/available")
+@login_required(*CENTER)
+def roster_available() -> Any:
+    officer = request.form.get("officer", "")[:32]
+    available = request.form.get("available") == "1"
+    session_ = db.session()
+    if not store.set_available(session_, officer, available):
+        abort(404, description=f"unknown officer {officer!r}")
+    session_.commit()
+    current_app.extensions["hotline.roster"].invalidate()
+    flash(f"{officer}: {t('available') if available else t('unavailable')} ✓", "ok")
+    return redirect(url_for("console.roster_page"))
+
+
+@bp.post("/roster")
+@login_required(*ROSTER_EDITORS)
+def roster_save() -> Any:
+    text = request.form.get("roster", "")
+    session_ = db.session()
+    try:
+        raw = yaml.safe_load(text)
+        roster = parse_roster(raw, settings().default_region)
+        version = store.replace_roster(session_, roster, settings().timezone)
+    except (RosterError, yaml.YAMLError) as exc:
+        session_.rollback()
+        session["roster_draft"] = text[:200_000]
+        flash(f"{t('roster')}: {exc}", "error")
+        return redirect(url_for("console.roster_page", draft=1))
+    session_.commit()
+    current_app.extensions["hotline.roster"].invalidate()
+    flash(f"{t('roster')} v{version} ✓", "ok")
+    return redirect(url_for("console.roster_page"))

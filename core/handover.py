@@ -1,0 +1,61 @@
+"""What the front door hands over with a call, for the packages below the IVR that take the call
+on (the cases' intake and its way to the service desk): they read it here, never importing the IVR.
+
+The IVR provides it at start-up (`provide`, from ivr.init_app): what a caller said at the front
+door and how it was classified (`heard`), and what it says when it puts a caller through to the
+service desk (`desk_prompt`), so a caller sent to the desk later hears the same words.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from sqlalchemy.orm import Session
+
+from core.voice import Line
+
+#: Where the app keeps its FrontDoor.
+EXTENSION = "hotline.front_door"
+
+
+@dataclasses.dataclass(frozen=True)
+class Heard:
+    """What a caller told the front door before it handed them over."""
+
+    #: What they said, in order, joined by " / " ("" if nothing).
+    transcript: str = ""
+    #: The service category the classifier placed it in (None: none, or not a service request).
+    category: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontDoor:
+    """What the front door provides (see the module's docstring)."""
+
+    #: What the caller of a call (by CallSid) said there; Heard() if the call never reached it.
+    heard: Callable[[Session, str], Heard]
+    #: The lines said when a caller is put through to the desk, in a language (the default
+    #: language's lines if it has none in that one).
+    desk_prompt: Callable[[str], tuple[Line, ...]]
+
+
+def provide(app: Flask, front_door: FrontDoor) -> None:
+    """Install the app's front door (the IVR does, at start-up)."""
+    app.extensions[EXTENSION] = front_door
+
+
+def heard(session: Session, call_sid: str) -> Heard:
+    """What the caller of `call_sid` said at the front door, and how it was classified."""
+    return _front_door().heard(session, call_sid)
+
+
+def desk_prompt(language: str) -> tuple[Line, ...]:
+    """What the front door says when it puts a caller through to the desk, in `language`."""
+    return _front_door().desk_prompt(language)
+
+
+def _front_door() -> FrontDoor:
+    front_door: FrontDoor = current_app.extensions[EXTENSION]
+    return front_door
