@@ -181,50 +181,21 @@ def run_job(
         session.rollback()
         try:
             HANDLERS[kind](session, payload, settings)
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(
-                    state=JobState.DONE,
-                    done_at=utcnow(),
-                    locked_until=None,
-                    last_error=None,
-                    updated_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
+            _finish(session, job_id, state=JobState.DONE, done_at=utcnow(), last_error=None)
             return "done"
         except Defer as defer:
             session.rollback()
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(
-                    state=JobState.PENDING,
-                    due_at=defer.until,
-                    attempts=Job.attempts - 1,
-                    locked_until=None,
-                    updated_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
+            _finish(
+                session,
+                job_id,
+                state=JobState.PENDING,
+                due_at=defer.until,
+                attempts=Job.attempts - 1,
             )
-            session.commit()
             return "deferred"
         except GiveUp as exc:
             session.rollback()
-            session.execute(
-                update(Job)
-                .where(Job.id == job_id)
-                .values(
-                    state=JobState.FAILED,
-                    locked_until=None,
-                    last_error=f"given up: {exc}"[:2000],
-                    updated_at=utcnow(),
-                )
-                .execution_options(synchronize_session=False)
-            )
-            session.commit()
+            _finish(session, job_id, state=JobState.FAILED, last_error=f"given up: {exc}"[:2000])
             log.error("job %s %s given up: %s", kind, job_id, exc)
             return "failed"
         except Exception as exc:
@@ -245,6 +216,17 @@ def run_job(
                 log.debug("%s", traceback.format_exc())
             session.commit()
             return "retry" if job.state is JobState.PENDING else "failed"
+
+
+def _finish(session: Session, job_id: int, **values: Any) -> None:
+    """Release the job's lease with `values` (its new state and what goes with it), and commit."""
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(locked_until=None, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def due_jobs(session: Session, now: dt.datetime | None = None) -> list[int]:
