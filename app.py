@@ -13,27 +13,23 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api
-import core.sms  # noqa: F401  (registers its job handler)
+import calls
+import cases
+import console
+import core
 import ivr
-import recordings.service  # noqa: F401  (registers its job handlers)
+import open311
+import providers
+import recordings
+import routing
 import staff
 import surveys
-from calls.views import bp as calls_bp
-from cases import views as cases_views
-from cases.cli import cases_cli
 from config.files import ConfigFileError
 from config.settings import Settings, SettingsError
-from console import views as console_views
-from core import db, durable, health, jobs, sms_views, webhooks
-from core.cli import db_cli, jobs_cli, worker_command
+from core import durable, webhooks
 from core.webhooks import BadWebhook
 from ivr import twiml as ivr_twiml
-from open311 import views as open311_views
-from providers.cli import providers_cli
-from recordings.views import bp as recordings_bp
 from routing import bridge as routing_bridge
-from routing import views as routing_views
-from routing.cli import roster_cli, spool_cli
 from surveys.views import apology as survey_apology
 
 log = logging.getLogger("hotline")
@@ -57,6 +53,23 @@ STATIC_APOLOGY = (
 #: An officer's leg of a bridge (TwiML run by <Number url>): no <Dial> may be answered there.
 OFFICER_LEG_ROUTES = ("/voice/route/screen", "/voice/route/accept")
 STATIC_HANGUP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>'
+
+#: Each package wires itself (blueprints, commands, start-up checks), lowest layer first: the
+#: database and the job queue before anything that uses them.
+PACKAGES = (
+    core,
+    staff,
+    calls,
+    recordings,
+    routing,
+    providers,
+    cases,
+    surveys,
+    ivr,
+    api,
+    console,
+    open311,
+)
 
 #: Twilio's webhooks are a few KiB; anything bigger is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
@@ -85,31 +98,10 @@ def create_app(settings: Settings | None = None) -> Flask:
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
 
-    db.Database(settings.database_url, timeout_s=settings.db_timeout_s).init_app(app)
-    jobs.init_app(app)
-
-    app.register_blueprint(health.bp)
-    durable.init_app(app)
-    ivr.init_app(app)
-    routing_views.init_app(app)
-    cases_views.init_app(app)
-    surveys.init_app(app)
-    app.register_blueprint(calls_bp)
-    app.register_blueprint(recordings_bp)
-    app.register_blueprint(sms_views.bp)
-    api.init_app(app)
-    console_views.init_app(app)
-    open311_views.init_app(app)
-    staff.init_app(app)
-    app.cli.add_command(roster_cli)
-    app.cli.add_command(cases_cli)
-    app.cli.add_command(providers_cli)
-    app.cli.add_command(spool_cli)
-    app.cli.add_command(worker_command)
-    app.cli.add_command(jobs_cli)
+    for package in PACKAGES:
+        package.init_app(app)
     app.before_request(_refuse_nul)
     _register_error_handlers(app)
-    app.cli.add_command(db_cli)
     return app
 
 

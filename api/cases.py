@@ -12,12 +12,13 @@ from flask import Response, abort, current_app, jsonify, request
 from sqlalchemy import select
 
 from api.common import bp, center_or_unit_case, page_args, paged, user
-from cases import access
+from cases import access, queries
 from cases import service as cases
 from cases.models import Case
 from cases.supervision import notify_dispatched
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
 from core import db
+from core.calendar import stored_holidays
 from core.db import utcnow
 from core.webhooks import settings
 from staff.models import Role
@@ -59,7 +60,7 @@ def list_cases() -> Response:
     unit = request.args.get("unit")
     if user().role is Role.UNIT:
         unit = user().unit_code or "(no unit)"
-    rows = cases.list_cases(
+    rows = queries.list_cases(
         db.session(),
         state=state,
         unit=unit,
@@ -91,7 +92,7 @@ def get_case(number: str) -> Response:
             "to_state": e.to_state.value,
             "note": e.note,
         }
-        for e in cases.timeline(db.session(), case)
+        for e in queries.timeline(db.session(), case)
     ]
     return jsonify({**case_json(case), "timeline": events})
 
@@ -125,7 +126,7 @@ def act_on_case(number: str) -> tuple[Response, int]:
             unit_code=unit,
             units=units,
             tz=settings().tz,
-            holidays=cases.stored_holidays(session),
+            holidays=stored_holidays(session),
         )
         if action == Action.DISPATCH:
             notify_dispatched(session, units, case, settings().tz)

@@ -127,3 +127,11 @@ def say_later(
     say(response, language, _PHRASES["bye"])
     response.hangup()
     return response
+
+
+def case_number(digits: str) -> str | None:
+    """ "202611250042" (what a phone keypad can send) → "MS-20261125-0042"."""
+    digits = digits.strip().rstrip("#")
+    if not (digits.isascii() and digits.isdigit() and len(digits) == 12):
+        return None
+    return f"MS-{digits[:8]}-{digits[8:]}"

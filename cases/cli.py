@@ -13,7 +13,7 @@ import getpass
 import click
 from flask import current_app
 
-from cases import service, supervision
+from cases import queries, service, supervision
 from cases.models import Case
 from cases.units import hash_pin, units_for_app
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
@@ -39,7 +39,7 @@ def list_command(state: str | None, unit: str | None, overdue: bool, limit: int)
     """Cases, newest first."""
     now = db.utcnow()
     only_overdue = True if overdue else None
-    cases = service.list_cases(
+    cases = queries.list_cases(
         db.session(), state=state, unit=unit, overdue=only_overdue, limit=limit, now=now
     )
     if not cases:
@@ -88,7 +88,7 @@ def show(number: str) -> None:
     if case.feedback:
         lines.append(f"  feedback:    {case.feedback}")
     lines.append("timeline:")
-    for event in service.timeline(session, case):
+    for event in queries.timeline(session, case):
         states = f"{event.from_state.value if event.from_state else '':>15} → "
         states += event.to_state.value
         extra = "  ".join(f"{k}={v}" for k, v in event.data.items() if v is not None)
@@ -253,7 +253,7 @@ def _act(
 
 def _get(number: str) -> Case:
     try:
-        return service.get_case(db.session(), number)
+        return queries.get_case(db.session(), number)
     except CaseError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -34,8 +34,6 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from core.calendar import add_working_days
 from core.categories import CATEGORIES
 
-#: The service categories (core.categories; Open311 reads them here).
-SERVICE_CATEGORIES: tuple[str, ...] = CATEGORIES.service
 #: Categories that are complaints unless said otherwise (fake goods, pollution…).
 COMPLAINT_CATEGORIES: frozenset[str] = frozenset({"market_regulation", "environment"})
 

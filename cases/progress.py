@@ -3,22 +3,16 @@ whose number they key in. Only the state and the deadline are told, never the co
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from calls.webhook import accept_call_webhook
 from cases.capture import spoken_number
 from cases.models import Case
-from cases.service import CaseNotFound, get_case
-from cases.unitline import case_number
 from cases.workflow import OPEN_STATES, OPEN_STATES_ORDERED, CaseState
 from config.settings import Settings
 from core import db, webhooks
 from core.voice import Line, say
-
-bp = webhooks.protect(Blueprint("progress", __name__, url_prefix="/voice/cases"))
 
 _STATE = {
     CaseState.RECEIVED: ("已受理，正在派单", "received and being assigned"),
@@ -32,7 +26,7 @@ _STATE = {
 }
 
 
-_GOODBYE = {"zh": "感谢您的来电，再见。", "en": "Thank you for calling. Goodbye."}
+GOODBYE = {"zh": "感谢您的来电，再见。", "en": "Thank you for calling. Goodbye."}
 _ANOTHER = {
     "zh": "查询其他工单，请输入十二位工单号，以井号键结束。",
     "en": "To hear another case, key in its twelve digits and press pound.",
@@ -86,7 +80,8 @@ def notice(case: Case, language: str) -> Line:
     return Line(text="您有一件工单正在办理中，查询进度请按8。", language=language)
 
 
-def _status(response: VoiceResponse, case: Case, language: str, settings: Settings) -> None:
+def status_of(response: VoiceResponse, case: Case, language: str, settings: Settings) -> None:
+    """Say `case`'s number, state and deadline to the caller, in `language`."""
     zh_state, en_state = _STATE[case.state]
     number = spoken_number(case.number, language)
     if case.state not in OPEN_STATES:
@@ -106,7 +101,7 @@ def start(response: VoiceResponse, caller: str | None, language: str) -> VoiceRe
     settings, session = webhooks.settings(), db.session()
     mine = case_of(session, caller)
     if mine is not None:
-        _status(response, mine, language, settings)
+        status_of(response, mine, language, settings)
     gather = response.gather(
         input="dtmf",
         action=settings.public_url(f"/voice/cases/status?lang={language}"),
@@ -115,31 +110,6 @@ def start(response: VoiceResponse, caller: str | None, language: str) -> VoiceRe
         finish_on_key="#",
     )
     say(gather, language, _ANOTHER)
-    say(response, language, _GOODBYE)
+    say(response, language, GOODBYE)
     response.hangup()
     return response
-
-
-@bp.post("/status")
-def status() -> Response:
-    """A case number keyed in: its state and deadline."""
-    accept_call_webhook()
-    language = "en" if request.args.get("lang") == "en" else "zh"
-    session, response = db.session(), VoiceResponse()
-    number = case_number(webhooks.params().get("Digits", ""))
-    try:
-        case = get_case(session, number) if number else None
-    except CaseNotFound:
-        case = None
-    session.commit()
-    if case is None:
-        say(
-            response,
-            language,
-            {"zh": "未找到该工单，请核对工单号。", "en": "We could not find that case."},
-        )
-    else:
-        _status(response, case, language, webhooks.settings())
-    say(response, language, _GOODBYE)
-    response.hangup()
-    return webhooks.twiml(response)

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import functools
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, false, not_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Table, bindparam, false, select, update
 from sqlalchemy.orm import Session
 
 from cases.deadlines import CaseKind, due_at, kind_for, remind_at
 from cases.models import Case, CaseCounter, CaseEvent, CaseSource
+from cases.numbers import allocate_number
+from cases.queries import CaseNotFound, case_by_call, get_case
 from cases.units import Units
 from cases.workflow import (
     NOTE_REQUIRED,
@@ -33,12 +32,10 @@ from cases.workflow import (
     CaseState,
     transition,
 )
-from core.calendar import stored_holidays
 from core.categories import CATEGORIES
 from core.db import insert_returning, utcnow
-from routing import store as routing_store
+from routing import callbacks
 
-NUMBER_PREFIX = "MS"
 #: The event action of intake, and of a reminder sent (besides the workflow's actions).
 RECEIVE = "receive"
 REMIND = "remind"
@@ -47,8 +44,13 @@ MAX_ACTOR = 64
 MAX_CALLER_RAW = 64
 
 
-class CaseNotFound(CaseError):
-    """No case has this number."""
+#: A case's row, locked for the transaction and read afresh (built once, like every lookup).
+_LOCKED = (
+    select(Case)
+    .where(Case.number == bindparam("number"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
 
 
 class UnknownUnit(CaseError):
@@ -57,36 +59,6 @@ class UnknownUnit(CaseError):
 
 class NoteRequired(CaseError):
     """The action needs a note: the unit's feedback, or the reason for reopening."""
-
-
-def format_number(day: dt.date, sequence: int) -> str:
-    """'MS-20261125-0007': the local day and its sequence (more digits past 9999)."""
-    return f"{NUMBER_PREFIX}-{day:%Y%m%d}-{sequence:04d}"
-
-
-def allocate_number(session: Session, day: dt.date) -> str:
-    """The next case number of local `day`, from one atomic upsert (safe across processes).
-
-    On PostgreSQL the counter row stays locked until the transaction ends, so concurrent intakes
-    of one day queue there for a moment; numbers of a rolled-back transaction are not reused
-    (a gap, never a duplicate).
-    """
-    statement = _next_number(session.get_bind().dialect.name)
-    sequence: int = session.execute(statement, {"day": day}).scalar_one()
-    return format_number(day, sequence)
-
-
-@functools.cache
-def _next_number(dialect: str) -> Any:
-    """The counter's upsert, built once (the day is bound at execution)."""
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    table = cast(Table, CaseCounter.__table__)
-    return (
-        insert(table)
-        .values(day=bindparam("day", type_=table.c.day.type), last=1)
-        .on_conflict_do_update(index_elements=[table.c.day], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +105,7 @@ def create_case(
     actor = _actor(actor or source.value)
     _write_lock(session)
     if call_sid is not None:
-        existing = _by_call_sid(session, call_sid)
+        existing = case_by_call(session, call_sid)
         if existing is not None:
             return existing
     now = _aware(now or utcnow())
@@ -168,12 +140,12 @@ def create_case(
     else:
         created = insert_returning(session, Case, values, unique="call_sid")
         if created is None:  # a concurrent intake of the same call won
-            found = _by_call_sid(session, call_sid)
+            found = case_by_call(session, call_sid)
             if found is None:  # pragma: no cover - the row exists after the insert
                 raise CaseError(f"case for call {call_sid} vanished")
             return found
         case = created
-        routing_store.close_ivr_callback(session, call_sid, now)
+        callbacks.close_ivr_callback(session, call_sid, now)
     _log(
         session,
         case,
@@ -268,100 +240,6 @@ def apply(
     )
     session.flush()
     return case
-
-
-#: Lookups of every intake and action, built once (building one costs more than running it).
-_BY_NUMBER = select(Case).where(Case.number == bindparam("number"))
-_BY_CALL_SID = select(Case).where(Case.call_sid == bindparam("call_sid"))
-_LOCKED = _BY_NUMBER.with_for_update().execution_options(populate_existing=True)
-
-
-def get_case(session: Session, number: str) -> Case:
-    """The case numbered `number`, or CaseNotFound."""
-    case = session.scalar(_BY_NUMBER, {"number": number.strip()})
-    if case is None:
-        raise CaseNotFound(f"no case numbered {number!r}")
-    return case
-
-
-def case_by_call(session: Session, call_sid: str) -> Case | None:
-    """The case a call made, if any."""
-    return _by_call_sid(session, call_sid)
-
-
-def timeline(session: Session, case: Case) -> list[CaseEvent]:
-    """The case's events, oldest first."""
-    return list(
-        session.scalars(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == case.id)
-            .order_by(CaseEvent.at, CaseEvent.id)
-        )
-    )
-
-
-def list_cases(
-    session: Session,
-    *,
-    state: CaseState | str | None = None,
-    unit: str | None = None,
-    category: str | None = None,
-    overdue: bool | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    now: dt.datetime | None = None,
-) -> list[Case]:
-    """Cases, newest first: in `state`, with `unit` and `category`, overdue (open and past due)
-    or not; `limit` of them from `offset`."""
-    query = select(Case)
-    if state is not None:
-        query = query.where(Case.state == CaseState(state))
-    if unit is not None:
-        query = query.where(Case.unit_code == unit)
-    if category is not None:
-        query = query.where(Case.category == category)
-    if overdue is not None:
-        late = and_(Case.state.in_(OPEN_STATES_ORDERED), Case.due_at <= (now or utcnow()))
-        query = query.where(late if overdue else not_(late))
-    query = query.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(query))
-
-
-def due_for_reminder(session: Session, now: dt.datetime, *, limit: int = 500) -> list[Case]:
-    """Open cases whose reminder time has come: not reminded, not escalated, not yet overdue.
-
-    (An overdue case is escalated instead: see `due_for_escalation`.) Soonest due first.
-    """
-    return list(
-        session.scalars(
-            select(Case)
-            .where(
-                Case.state.in_(OPEN_STATES_ORDERED),
-                Case.remind_at <= now,
-                Case.due_at > now,
-                Case.reminded_at.is_(None),
-                Case.escalated_at.is_(None),
-            )
-            .order_by(Case.due_at, Case.id)
-            .limit(limit)
-        )
-    )
-
-
-def due_for_escalation(session: Session, now: dt.datetime, *, limit: int = 500) -> list[Case]:
-    """Open cases past their deadline that were not escalated yet, most overdue first."""
-    return list(
-        session.scalars(
-            select(Case)
-            .where(
-                Case.state.in_(OPEN_STATES_ORDERED),
-                Case.due_at <= now,
-                Case.escalated_at.is_(None),
-            )
-            .order_by(Case.due_at, Case.id)
-            .limit(limit)
-        )
-    )
 
 
 def mark_reminded(
@@ -469,10 +347,6 @@ def recategorize(
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _by_call_sid(session: Session, call_sid: str) -> Case | None:
-    return session.scalar(_BY_CALL_SID, {"call_sid": call_sid})
-
-
 def _locked(session: Session, number: str) -> Case:
     """The case, its row locked for this transaction and freshly read."""
     _write_lock(session)
@@ -553,21 +427,11 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 __all__ = [
     "CaseError",
-    "CaseNotFound",
     "NoteRequired",
     "UnknownUnit",
-    "allocate_number",
     "apply",
-    "case_by_call",
     "create_case",
-    "due_for_escalation",
-    "due_for_reminder",
-    "format_number",
-    "get_case",
-    "list_cases",
     "mark_escalated",
     "mark_reminded",
-    # core.calendar's, for the console, the API and Open311 (which reach it as cases.service's).
-    "stored_holidays",
-    "timeline",
+    "recategorize",
 ]

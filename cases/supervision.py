@@ -14,7 +14,8 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from cases.models import Case
-from cases.service import due_for_escalation, due_for_reminder, mark_escalated, mark_reminded
+from cases.queries import due_for_escalation, due_for_reminder
+from cases.service import mark_escalated, mark_reminded
 from cases.units import Units
 from core import jobs, sms
 from core.alerts import raise_alert

@@ -17,7 +17,7 @@ from console.i18n import language, t
 from core import db
 from core.webhooks import settings
 from ivr import config as ivr_config
-from routing import store
+from routing import callbacks
 from staff.service import CENTER
 
 
@@ -48,7 +48,7 @@ def urgent_callbacks() -> int:
     user = console_user()
     if user is None or user.role not in CENTER:
         return 0
-    return store.open_callback_count(db.session(), priority=0)
+    return callbacks.open_callback_count(db.session(), priority=0)
 
 
 def units() -> Units:

@@ -2,7 +2,7 @@
 
 Every message is a row (`sms_messages`) written in the same transaction as its job, so what
 happened to it stays visible: `pending` until Twilio accepts it, then Twilio's own MessageStatus
-as the status callback (`/voice/sms-status`, core/sms_views.py) reports it, moving forward only.
+as the status callback (`/voice/sms-status`, core/views.py) reports it, moving forward only.
 `refused` means it was never queued (no mobile number, or no Twilio account to send with);
 `failed` that Twilio refused it for good or every attempt failed. Delivery is never certain
 (Twilio's China guidelines: whitelisted templates, no two-way SMS), so nothing a caller needs is

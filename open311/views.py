@@ -20,15 +20,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import select
 
 from cases import service as cases
-from cases.deadlines import SERVICE_CATEGORIES
 from cases.intake import after_intake
 from cases.models import Case, CaseSource
 from cases.workflow import CaseState
 from core import db
+from core.calendar import stored_holidays
+from core.categories import CATEGORIES
 from core.db import utcnow
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
@@ -156,13 +157,13 @@ def discovery(fmt: str) -> Response:
 def services(fmt: str) -> Response:
     _format(fmt)
     language = _language()
-    return _render([_service(c, language) for c in SERVICE_CATEGORIES], "services", "service")
+    return _render([_service(c, language) for c in CATEGORIES.service], "services", "service")
 
 
 @bp.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str) -> Response:
     _format(fmt)
-    if code not in SERVICE_CATEGORIES:
+    if code not in CATEGORIES.service:
         raise Open311Error(404, f"no service {code[:40]!r}")
     definition = {"service_code": code, "attributes": []}
     if fmt == "json":
@@ -182,7 +183,7 @@ def create_request(fmt: str) -> Response:
     if client is None or client.role not in FILERS:
         raise Open311Error(403, "a valid api_key is required to file a request")
     code = form.get("service_code", "")
-    if code not in SERVICE_CATEGORIES:
+    if code not in CATEGORIES.service:
         raise Open311Error(400, f"service_code: not one of our services ({code[:40]!r})")
     lat, lon = (
         _coordinate(form.get("lat"), -90, 90, "lat"),
@@ -219,7 +220,7 @@ def create_request(fmt: str) -> Response:
         transcript=description or "",
         source=CaseSource.OPEN311,
         tz=settings().tz,
-        holidays=cases.stored_holidays(session),
+        holidays=stored_holidays(session),
         actor=f"open311:{client.username}",
         where=cases.Where(
             address=address or (f"address_id:{address_id}" if address_id else None),
@@ -346,7 +347,3 @@ def _request_json(case: Case) -> dict[str, Any]:
 
 def _iso(value: dt.datetime) -> str:
     return value.astimezone(settings().tz).isoformat(timespec="seconds")
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

@@ -18,7 +18,8 @@ import yaml
 from core.db import UNREACHABLE, Database
 from routing import store
 from routing.roster import Roster, RosterError
-from routing.rosterfile import parse_roster, roster_to_dict
+from routing.rosterdump import roster_to_dict
+from routing.rosterfile import parse_roster
 
 log = logging.getLogger(__name__)
 HISTORY = 8

@@ -15,9 +15,10 @@ from flask import current_app
 
 from core import db, durable
 from core.webhooks import settings
-from routing import store
+from routing import callbacks, store
 from routing.roster import ROUTE_KEYS, Roster, RosterError, coverage_gaps, on_duty
-from routing.rosterfile import load_roster, roster_to_dict
+from routing.rosterdump import roster_to_dict
+from routing.rosterfile import load_roster
 
 
 @click.group("roster", help="Teams, officers, shifts and the routing table.")
@@ -169,7 +170,7 @@ _KIND_NAMES = {
 def list_callbacks(closed: bool) -> None:
     """Open call-back tasks, most urgent first, then oldest first (full numbers: call them)."""
     session = db.session()
-    tasks = store.closed_callbacks(session) if closed else store.open_callbacks(session)
+    tasks = callbacks.closed_callbacks(session) if closed else callbacks.open_callbacks(session)
     if not tasks:
         click.echo("no closed call-back tasks" if closed else "no open call-back tasks")
         return
@@ -187,7 +188,7 @@ def list_callbacks(closed: bool) -> None:
 @callbacks_cli.command("done")
 @click.argument("task_id", type=int)
 @click.option(
-    "--outcome", required=True, type=click.Choice(store.CALLBACK_OUTCOMES), help="How it went."
+    "--outcome", required=True, type=click.Choice(callbacks.CALLBACK_OUTCOMES), help="How it went."
 )
 @click.option("--note", default="", help="What was said or done.")
 @click.option("--by", "who", default="cli", show_default=True, help="Who called back.")
@@ -195,12 +196,12 @@ def callback_done(task_id: int, outcome: str, note: str, who: str) -> None:
     """Record a call-back of TASK_ID; no_answer keeps it open until the third attempt."""
     session = db.session()
     try:
-        task = store.record_callback(session, task_id, outcome, who=who, note=note[:400])
-    except store.CallbackError as exc:
+        task = callbacks.record_callback(session, task_id, outcome, who=who, note=note[:400])
+    except callbacks.CallbackError as exc:
         raise click.ClickException(str(exc)) from None
     session.commit()
     if task.closed_at is None:
-        left = store.MAX_CALLBACK_ATTEMPTS - task.attempts
+        left = callbacks.MAX_CALLBACK_ATTEMPTS - task.attempts
         click.echo(f"task {task.id}: {outcome} (attempt {task.attempts}); open, {left} more to go")
     else:
         click.echo(f"task {task.id}: closed, {task.outcome} after {task.attempts} attempt(s)")

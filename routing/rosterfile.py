@@ -1,4 +1,4 @@
-"""Reading and writing the duty roster file (format: see `routing.roster` and config/roster.yaml).
+"""Reading the duty roster file (format: see `routing.roster` and config/roster.yaml).
 
 Validation fails on the first problem with a `RosterError` naming the entry and field, e.g.
 "officers[3] (P017 王芳): phone: not a valid phone number: '12345'". YAML 1.1 quirks are handled:
@@ -44,7 +44,7 @@ from routing.roster import (
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_DAY_SETS = {
+DAY_SETS = {
     "daily": frozenset(range(7)),
     "weekdays": frozenset(range(5)),
     "weekends": frozenset({5, 6}),
@@ -80,58 +80,6 @@ def parse_roster(raw: Any, region: str) -> Roster:
         holidays=MappingProxyType(holidays),
         routes=MappingProxyType(routes),
     )
-
-
-def roster_to_dict(roster: Roster) -> dict[str, Any]:
-    """The roster as plain data in the file format; `parse_roster` reads it back equal."""
-    tz = ZoneInfo(roster.timezone)
-    officers: list[dict[str, Any]] = []
-    for o in roster.officers.values():
-        entry: dict[str, Any] = {"code": o.code, "name": o.name, "team": o.team, "phone": o.phone}
-        if not o.available:
-            entry["available"] = False
-        officers.append(entry)
-    shifts: list[dict[str, Any]] = []
-    for s in roster.shifts:
-        last = shifts[-1] if shifts else None
-        same = (_format_days(s.days), _hhmm(s.start), _hhmm(s.end), s.holidays)
-        # Consecutive shifts alike (one entry listing several officers) are written as one entry.
-        if (
-            last
-            and (last["days"], last["start"], last["end"], last["holidays"]) == same
-            and s.officer not in last["officers"]
-        ):
-            last["officers"].append(s.officer)
-            continue
-        days, start, end, rule = same
-        shifts.append(
-            {"officers": [s.officer], "days": days, "start": start, "end": end, "holidays": rule}
-        )
-    overrides: list[dict[str, Any]] = []
-    for v in roster.overrides:
-        entry = {"officer": v.officer, "start": _format_moment(v.start, tz)}
-        entry |= {"end": _format_moment(v.end, tz), "on_duty": v.on_duty}
-        if v.note:
-            entry["note"] = v.note
-        overrides.append(entry)
-    return {
-        "timezone": roster.timezone,
-        "teams": [
-            {"code": t.code, "name": {"zh": t.name_zh, "en": t.name_en}}
-            for t in roster.teams.values()
-        ],
-        "officers": officers,
-        "shifts": shifts,
-        "overrides": overrides,
-        "holidays": [{"date": d.isoformat(), "name": n} for d, n in roster.holidays.items()],
-        "routing": {
-            key: [
-                {"team": t.team, "strategy": t.strategy, "ring_seconds": t.ring_seconds}
-                for t in tiers
-            ]
-            for key, tiers in roster.routes.items()
-        },
-    }
 
 
 def _teams(raw: Any) -> dict[str, Team]:
@@ -350,8 +298,8 @@ def _routes(
 
 
 def _days(value: Any, where: str) -> frozenset[int]:
-    if isinstance(value, str) and value.strip().lower() in _DAY_SETS:
-        return _DAY_SETS[value.strip().lower()]
+    if isinstance(value, str) and value.strip().lower() in DAY_SETS:
+        return DAY_SETS[value.strip().lower()]
     names = value if isinstance(value, list) else [value]
     if not names or value is None:
         raise RosterError(f"{where}: no days (a list of mon … sun, or daily, weekdays, weekends)")
@@ -399,26 +347,6 @@ def _moment(value: Any, tz: tzinfo, where: str) -> datetime:
     # Kept in UTC, like every stored time: datetimes in a zone compare by wall clock among
     # themselves and never equal another zone's during a repeated hour (PEP 495).
     return moment.astimezone(UTC)
-
-
-def _format_days(days: frozenset[int]) -> str | list[str]:
-    for name, members in _DAY_SETS.items():
-        if days == members:
-            return name
-    return [DAY_NAMES[d] for d in sorted(days)]
-
-
-def _hhmm(value: time) -> str:
-    return f"{value.hour:02d}:{value.minute:02d}"
-
-
-def _format_moment(value: datetime, tz: tzinfo) -> str:
-    local = value.astimezone(tz)
-    spec = "seconds" if local.second or local.microsecond else "minutes"
-    if local.fold:
-        # The second occurrence of an ambiguous local time: only the offset says which.
-        return local.isoformat(sep=" ", timespec=spec)
-    return local.replace(tzinfo=None).isoformat(sep=" ", timespec=spec)
 
 
 def _known_fields(spec: Mapping[Any, Any], fields: tuple[str, ...], where: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, request
+from flask import Blueprint, Response, abort, request
 from sqlalchemy import select
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -17,10 +17,8 @@ from calls.durable import accept_call_durably, call_report, webhook_record
 from calls.models import CallStatus
 from core import categories, db, durable, webhooks
 from core.db import UNREACHABLE
-from routing import bridge, service, store
+from routing import bridge, callbacks, service
 from routing.bridge import Bridge
-from routing.cache import RosterCache
-from routing.cli import callbacks_cli
 from routing.models import BridgeAttempt
 from routing.roster import ROUTE_KEYS
 
@@ -28,15 +26,6 @@ bp = webhooks.protect(Blueprint("routing", __name__, url_prefix="/voice"))
 
 #: A bridge's webhooks arrive within minutes of its start; older (or future) ones are forged.
 MAX_BRIDGE_AGE_S = 6 * 3600
-
-
-def init_app(app: Flask) -> None:
-    settings = app.extensions["hotline.settings"]
-    app.extensions["hotline.roster"] = RosterCache(
-        db.database(app), settings.spool_dir / "roster-snapshot.yaml", settings.default_region
-    )
-    app.register_blueprint(bp)
-    app.cli.add_command(callbacks_cli)
 
 
 @bp.post("/route/dialed")
@@ -75,7 +64,7 @@ def dialed() -> Response:
         ),
     ]
     if abandoned:
-        records += store.abandoned_bridge_records(
+        records += callbacks.abandoned_bridge_records(
             call_sid=report.call_sid,
             route=b.route,
             language=b.language,
@@ -87,7 +76,7 @@ def dialed() -> Response:
         if index + 1 < len(steps):
             records.append(service.dial_record(report.call_sid, b, steps, index + 1))
         else:
-            records += store.unanswered_bridge_records(
+            records += callbacks.unanswered_bridge_records(
                 call_sid=report.call_sid,
                 route=b.route,
                 language=b.language,
@@ -122,7 +111,7 @@ def dial_outcome(dial_status: str, *, connected: bool, abandoned: bool) -> str:
     if connected:
         return "connected"
     if abandoned:
-        return store.ABANDONED
+        return callbacks.ABANDONED
     return (dial_status or "failed")[:16]
 
 

@@ -26,7 +26,7 @@ from core.alerts import Alert
 from core.db import database, make_engine
 from ivr import hangups
 from ivr.figures import answer_times
-from routing import store
+from routing import callbacks, store
 from routing.models import CallbackKind, CallbackTask
 from routing.rosterfile import parse_roster
 from tests.support import CALLER, TwilioSigner, call_params, gather_of, new_call_sid, path_of, twiml
@@ -462,7 +462,7 @@ def test_an_ivr_hang_up_with_a_withheld_number_is_counted_but_closed(
         hangups.NO_NUMBER,
     )
     assert task.closed_at is not None
-    assert store.open_callbacks(db_session) == [], "nothing for a duty officer to dial"
+    assert callbacks.open_callbacks(db_session) == [], "nothing for a duty officer to dial"
 
 
 def test_a_caller_whose_request_became_a_case_is_served(

@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from cases.models import Case
-from cases.service import apply, case_by_call, timeline
+from cases.queries import case_by_call, timeline
+from cases.service import apply
 from cases.workflow import CaseState
 from config.settings import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
 from core import durable, jobs, twilio_rest

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app import cli
 from calls.models import AppendOnlyError
-from cases import service
+from cases import numbers, queries, service
 from cases.cli import cases_cli
 from cases.deadlines import CaseKind, due_at, remind_at
 from cases.models import Case, CaseCounter, CaseEvent
-from cases.service import CaseNotFound, NoteRequired, UnknownUnit
+from cases.queries import CaseNotFound
+from cases.service import NoteRequired, UnknownUnit
 from cases.units import (
     PinHash,
     Units,
@@ -168,7 +169,7 @@ def case_in(session: Session, state: CaseState, units: Units, **kwargs: Any) -> 
 
 
 def events(session: Session, case: Case) -> list[CaseEvent]:
-    return service.timeline(session, case)
+    return queries.timeline(session, case)
 
 
 # --------------------------------------------------------------------------- workflow (pure)
@@ -237,7 +238,7 @@ def test_numbers_follow_the_local_day(db_session: Session) -> None:
     counters = {c.day: c.last for c in db_session.scalars(select(CaseCounter))}
     assert counters[date(2026, 3, 2)] == 3
     assert counters[date(2026, 3, 3)] == 1
-    assert service.format_number(date(2026, 3, 2), 12345) == "MS-20260302-12345"
+    assert numbers.format_number(date(2026, 3, 2), 12345) == "MS-20260302-12345"
 
 
 def test_create_case_fields_deadline_and_receive_event(db_session: Session) -> None:
@@ -269,7 +270,7 @@ def test_create_case_is_idempotent_on_the_call(db_session: Session) -> None:
     count = db_session.scalar(select(func.count()).select_from(Case).where(Case.call_sid == sid(7)))
     assert count == 1
     assert len(events(db_session, first)) == 1
-    assert service.case_by_call(db_session, sid(7)) is first
+    assert queries.case_by_call(db_session, sid(7)) is first
     # No number was used up by the repeat.
     assert new_case(db_session, call_sid=sid(8)).number == "MS-20260302-0002"
     # Cases without a call are never merged.
@@ -400,7 +401,7 @@ def test_apply_checks_notes_units_and_numbers(db_session: Session, units: Units)
     with pytest.raises(CaseNotFound, match="no case numbered 'MS-20990101-0001'"):
         service.apply(db_session, "MS-20990101-0001", Action.ACCEPT, actor="x")
     with pytest.raises(CaseNotFound, match="MS-20990101-0001"):
-        service.get_case(db_session, "MS-20990101-0001")
+        queries.get_case(db_session, "MS-20990101-0001")
     with pytest.raises(CaseError, match="actor"):
         act(db_session, fresh, Action.ACCEPT, units, actor=" ")
     # None of the refusals left a trace.
@@ -455,13 +456,13 @@ def test_reminders_escalations_and_overdue(db_session: Session, units: Units) ->
     done = case_in(db_session, CaseState.RESOLVED, units, call_sid=sid(3))
     assert consult.due_at == datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
 
-    assert service.due_for_reminder(db_session, T0) == []
+    assert queries.due_for_reminder(db_session, T0) == []
     at_reminder = consult.remind_at
-    assert service.due_for_reminder(db_session, at_reminder) == [consult]
+    assert queries.due_for_reminder(db_session, at_reminder) == [consult]
     assert service.mark_reminded(db_session, consult, now=at_reminder) is True
     assert service.mark_reminded(db_session, consult.number, now=at_reminder) is False
     assert consult.reminded_at == at_reminder
-    assert service.due_for_reminder(db_session, at_reminder) == []
+    assert queries.due_for_reminder(db_session, at_reminder) == []
     remind = events(db_session, consult)[-1]
     assert (remind.action, remind.actor, remind.from_state, remind.to_state) == (
         "remind",
@@ -472,14 +473,14 @@ def test_reminders_escalations_and_overdue(db_session: Session, units: Units) ->
 
     # Past the consultation's deadline: it is overdue, to be escalated (not reminded).
     late = consult.due_at
-    assert service.due_for_escalation(db_session, late - timedelta(seconds=1)) == []
-    assert service.due_for_escalation(db_session, late) == [consult]
-    assert service.list_cases(db_session, overdue=True, now=late) == [consult]
-    not_overdue = service.list_cases(db_session, overdue=False, now=late)
+    assert queries.due_for_escalation(db_session, late - timedelta(seconds=1)) == []
+    assert queries.due_for_escalation(db_session, late) == [consult]
+    assert queries.list_cases(db_session, overdue=True, now=late) == [consult]
+    not_overdue = queries.list_cases(db_session, overdue=False, now=late)
     assert {c.number for c in not_overdue} == {help_case.number, done.number}
     assert service.mark_escalated(db_session, consult, now=late, note="超时") is True
     assert service.mark_escalated(db_session, consult, now=late) is False
-    assert service.due_for_escalation(db_session, late) == []
+    assert queries.due_for_escalation(db_session, late) == []
     escalate = events(db_session, consult)[-1]
     assert (escalate.action, escalate.note, escalate.to_state) == (
         "escalate",
@@ -490,9 +491,9 @@ def test_reminders_escalations_and_overdue(db_session: Session, units: Units) ->
 
     # Much later everything open is overdue; the resolved case never is.
     much_later = T0 + timedelta(days=30)
-    assert service.due_for_escalation(db_session, much_later) == [help_case]
-    assert service.due_for_reminder(db_session, much_later) == []  # overdue: escalate instead
-    assert {c.number for c in service.list_cases(db_session, overdue=True, now=much_later)} == {
+    assert queries.due_for_escalation(db_session, much_later) == [help_case]
+    assert queries.due_for_reminder(db_session, much_later) == []  # overdue: escalate instead
+    assert {c.number for c in queries.list_cases(db_session, overdue=True, now=much_later)} == {
         help_case.number,
         consult.number,
     }
@@ -506,7 +507,7 @@ def test_manual_escalation_is_audited_and_counts(db_session: Session, units: Uni
     assert case.state is CaseState.IN_PROGRESS and case.escalated_at == at
     act(db_session, case, Action.ESCALATE, units, now=at + timedelta(hours=1))
     assert case.escalated_at == at  # the first escalation is kept
-    assert service.due_for_escalation(db_session, T0 + timedelta(days=30)) == []
+    assert queries.due_for_escalation(db_session, T0 + timedelta(days=30)) == []
 
 
 def test_list_cases_filters(db_session: Session, units: Units) -> None:
@@ -515,12 +516,12 @@ def test_list_cases_filters(db_session: Session, units: Units) -> None:
     power = case_in(db_session, CaseState.DISPATCHED, units, call_sid=sid(3))
     act(db_session, power, Action.DISPATCH, units, unit_code="power")
     newest = new_case(db_session, call_sid=sid(4), now=T0 + timedelta(minutes=5))
-    assert service.list_cases(db_session) == [newest, power, water, received]
-    assert service.list_cases(db_session, state="dispatched") == [power, water]
-    assert service.list_cases(db_session, state=CaseState.RECEIVED) == [newest, received]
-    assert service.list_cases(db_session, unit="power") == [power]
-    assert service.list_cases(db_session, unit="water", state="received") == []
-    assert service.list_cases(db_session, limit=2) == [newest, power]
+    assert queries.list_cases(db_session) == [newest, power, water, received]
+    assert queries.list_cases(db_session, state="dispatched") == [power, water]
+    assert queries.list_cases(db_session, state=CaseState.RECEIVED) == [newest, received]
+    assert queries.list_cases(db_session, unit="power") == [power]
+    assert queries.list_cases(db_session, unit="water", state="received") == []
+    assert queries.list_cases(db_session, limit=2) == [newest, power]
 
 
 # ------------------------------------------------------------------------------ concurrency
@@ -559,7 +560,7 @@ def test_numbers_are_unique_under_concurrency(
     committed_sessions: sessionmaker[Session],
 ) -> None:
     day = date(2026, 3, 2)
-    numbers: list[str] = []
+    allocated: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(4)
 
@@ -567,13 +568,13 @@ def test_numbers_are_unique_under_concurrency(
         barrier.wait()
         for _ in range(15):
             with committed_sessions() as session:
-                number = service.allocate_number(session, day)
+                number = numbers.allocate_number(session, day)
                 session.commit()
             with lock:
-                numbers.append(number)
+                allocated.append(number)
 
     _run_threads(4, allocate)
-    assert sorted(numbers) == [f"MS-20260302-{n:04d}" for n in range(1, 61)]
+    assert sorted(allocated) == [f"MS-20260302-{n:04d}" for n in range(1, 61)]
 
 
 def test_one_call_makes_one_case_under_concurrency(
@@ -637,7 +638,7 @@ def test_cli_walks_the_loop(app: Flask, db_session: Session) -> None:
         assert stored(db_session, number).state == state
     after = stored(db_session, number)
     assert after.unit_code == "power_supply" and after.reopen_count == 1
-    actors = [e.actor for e in service.timeline(db_session, after)]
+    actors = [e.actor for e in queries.timeline(db_session, after)]
     assert "unit:power_supply" in actors
     assert all(a.startswith("cli") for a in actors[1:] if a != "unit:power_supply")
 
@@ -719,7 +720,7 @@ def test_cli_errors_exit_1_and_change_nothing(app: Flask, db_session: Session) -
     missing = run(app, "resolve", number)
     assert missing.exit_code == 2 and "--note" in missing.output
     assert stored(db_session, number).state is CaseState.ACCEPTED
-    assert [e.action for e in service.timeline(db_session, stored(db_session, number))] == [
+    assert [e.action for e in queries.timeline(db_session, stored(db_session, number))] == [
         "receive",
         "dispatch",
         "accept",
@@ -879,7 +880,8 @@ def test_load_units_names_the_file(tmp_path: Path) -> None:
 def test_a_dispatcher_corrects_the_category_with_an_audited_event(
     app: Flask, db_session: Session
 ) -> None:
-    from cases.service import create_case, recategorize, timeline
+    from cases.queries import timeline
+    from cases.service import create_case, recategorize
 
     case = create_case(
         db_session,

@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from cases.models import Case
-from cases.service import timeline
+from cases.queries import timeline
 from cases.workflow import CaseState
 from config.settings import CONFIG_DIR, Settings
 from core.db import utcnow
-from routing import store
+from routing import callbacks, store
 from routing.models import CallbackTask
 from routing.rosterfile import load_roster
 from staff.models import Role, StaffUser
@@ -235,7 +235,7 @@ def test_a_password_change_ends_other_sessions(
 def _callback_task(db_session: Session, **values: object) -> CallbackTask:
     """A call-back task as the webhooks create it (tests/test_abandoned.py drives those)."""
     call_sid = "CA" + uuid.uuid4().hex
-    store.open_callback(
+    callbacks.open_callback(
         db_session,
         {"call_sid": call_sid, "at": utcnow().isoformat(), "language": "zh", **values},
     )

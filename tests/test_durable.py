@@ -25,8 +25,8 @@ OWNERS = {
     "dial": "routing.store",
     "accept": "routing.store",
     "dial_result": "routing.store",
-    "callback": "routing.store",
-    "case_intake": "cases.views",
+    "callback": "routing.callbacks",
+    "case_intake": "cases.views.intake",
     "call_ended": "ivr.hangups",
 }
 

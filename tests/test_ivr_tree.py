@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from app import create_app
+from config.files import ConfigFileError
 from config.settings import CONFIG_DIR
 from core.twiml_contract import allowed_values, check_value
 from ivr.tree import TreeError, load_tree, parse_tree
@@ -225,7 +226,9 @@ def test_the_app_refuses_to_start_with_a_gather_language_twilio_lacks(tmp_path: 
     path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
     settings = make_settings(f"sqlite:///{tmp_path / 'x.db'}", tmp_path, ivr_file=path)
 
-    with pytest.raises(TreeError, match="speech_language: 'zh-CN' is not a <Gather language>"):
+    with pytest.raises(
+        ConfigFileError, match="speech_language: 'zh-CN' is not a <Gather language>"
+    ):
         create_app(settings)
 
 

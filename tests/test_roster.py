@@ -28,7 +28,8 @@ from routing.roster import (
     plan,
     shift_window,
 )
-from routing.rosterfile import load_roster, parse_roster, roster_to_dict
+from routing.rosterdump import roster_to_dict
+from routing.rosterfile import load_roster, parse_roster
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -13,7 +13,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cases.service import case_by_call, timeline
+from cases.queries import case_by_call, timeline
 from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs

@@ -8,11 +8,13 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from cases.service import apply, create_case, get_case, stored_holidays, timeline
+from cases.queries import get_case, timeline
+from cases.service import apply, create_case
 from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs
 from core.alerts import Alert
+from core.calendar import stored_holidays
 from core.jobs import Job
 
 

@@ -24,7 +24,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 
 from cases.models import Case
-from cases.service import apply, create_case, timeline
+from cases.queries import timeline
+from cases.service import apply, create_case
 from cases.workflow import CaseState
 from config.settings import CONFIG_DIR, DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
 from core import jobs, twilio_rest

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from cases.models import Case
-from cases.service import apply, create_case, get_case, timeline
+from cases.queries import get_case, timeline
+from cases.service import apply, create_case
 from cases.workflow import CaseState
 from config.settings import Settings
 from core.alerts import Alert

@@ -10,7 +10,7 @@ from console.auth import console_user, login_required
 from console.i18n import t
 from console.views.common import bp
 from core import db
-from routing import store
+from routing import callbacks
 from staff.service import CENTER
 
 #: A task id in a URL: anything larger cannot be a row (and would overflow BIGINT).
@@ -24,10 +24,10 @@ def callbacks_page() -> Any:
     session_ = db.session()
     return render_template(
         "console/callbacks.html",
-        tasks=store.open_callbacks(session_),
-        closed=store.closed_callbacks(session_),
-        outcomes=store.CALLBACK_OUTCOMES,
-        max_attempts=store.MAX_CALLBACK_ATTEMPTS,
+        tasks=callbacks.open_callbacks(session_),
+        closed=callbacks.closed_callbacks(session_),
+        outcomes=callbacks.CALLBACK_OUTCOMES,
+        max_attempts=callbacks.MAX_CALLBACK_ATTEMPTS,
     )
 
 
@@ -38,10 +38,10 @@ def callback_claim(task_id: int) -> Any:
     assert user is not None  # noqa: S101 (login_required)
     session_ = db.session()
     try:
-        store.claim_callback(session_, task_id, f"console:{user.username}")
+        callbacks.claim_callback(session_, task_id, f"console:{user.username}")
         session_.commit()
         flash(f"#{task_id}: {t('claimed')} ✓", "ok")
-    except store.CallbackError as exc:
+    except callbacks.CallbackError as exc:
         session_.rollback()
         flash(str(exc), "error")
     return redirect(url_for("console.callbacks_page"))
@@ -56,12 +56,12 @@ def callback_outcome(task_id: int) -> Any:
     note = request.form.get("note", "")[:400]
     session_ = db.session()
     try:
-        task = store.record_callback(
+        task = callbacks.record_callback(
             session_, task_id, outcome, who=f"console:{user.username}", note=note
         )
         session_.commit()
         flash(f"#{task.id}: {t('outcome.' + outcome)} ✓", "ok")
-    except store.CallbackError as exc:
+    except callbacks.CallbackError as exc:
         session_.rollback()
         flash(str(exc), "error")
     return redirect(url_for("console.callbacks_page"))

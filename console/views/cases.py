@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from cases import access
+from cases import access, queries
 from cases import service as cases
 from cases.models import Case
 from cases.supervision import notify_dispatched
@@ -18,6 +18,7 @@ from console.display import categories, units
 from console.i18n import t
 from console.views.common import bp
 from core import db
+from core.calendar import stored_holidays
 from core.db import utcnow
 from core.phone import mask
 from core.webhooks import settings
@@ -44,7 +45,7 @@ def case_list() -> Any:
         unit = user.unit_code or "(no unit)"
     overdue = True if request.args.get("overdue") == "1" else None
     page = max(1, _int(request.args.get("page"), 1))
-    rows = cases.list_cases(
+    rows = queries.list_cases(
         db.session(),
         state=state,
         unit=unit,
@@ -101,7 +102,7 @@ def case_page(number: str) -> Any:
     return render_template(
         "console/case.html",
         case=case,
-        events=cases.timeline(session_, case),
+        events=queries.timeline(session_, case),
         surveys=surveys,
         answers=answers,
         actions=actions,
@@ -133,7 +134,7 @@ def case_act(number: str) -> Any:
             unit_code=unit if action == Action.DISPATCH else None,
             units=units(),
             tz=settings().tz,
-            holidays=cases.stored_holidays(session_),
+            holidays=stored_holidays(session_),
         )
         if action == Action.DISPATCH:
             notify_dispatched(session_, units(), case, settings().tz)

@@ -17,7 +17,8 @@ from core.db import utcnow
 from core.webhooks import settings
 from routing import store
 from routing.roster import RosterError, coverage_gaps, on_duty
-from routing.rosterfile import parse_roster, roster_to_dict
+from routing.rosterdump import roster_to_dict
+from routing.rosterfile import parse_roster
 from staff.service import CENTER, ROSTER_EDITORS
 
 

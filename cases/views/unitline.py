@@ -18,9 +18,11 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
 from cases import capture
+from cases.capture import case_number
 from cases.intake import to_the_desk
 from cases.models import UnitPinFailure
-from cases.service import CaseError, CaseNotFound, apply, get_case
+from cases.queries import CaseNotFound, get_case
+from cases.service import CaseError, apply
 from cases.units import units_for_app
 from cases.workflow import CaseState
 from core import db, webhooks
@@ -55,14 +57,6 @@ def _bye(response: VoiceResponse, text: str) -> Response:
     response.say(text, **ZH)
     response.hangup()
     return webhooks.twiml(response)
-
-
-def case_number(digits: str) -> str | None:
-    """ "202611250042" (what a phone keypad can send) → "MS-20261125-0042"."""
-    digits = digits.strip().rstrip("#")
-    if not (digits.isascii() and digits.isdigit() and len(digits) == 12):
-        return None
-    return f"MS-{digits[:8]}-{digits[8:]}"
 
 
 def _tries() -> int:

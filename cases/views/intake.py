@@ -14,15 +14,14 @@ import logging
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.durable import accept_call_durably
 from calls.webhook import accept_call_webhook
-from cases import capture, intake, progress, supervision, unitline
+from cases import capture, intake
 from cases.service import create_case
-from cases.units import units_for_app
-from core import db, durable, handover, sms, voice, webhooks
+from core import db, durable, handover, sms, webhooks
 from core.db import utcnow
 from core.phone import caller_e164
 
@@ -30,15 +29,6 @@ log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("cases", __name__, url_prefix="/voice"))
 RECORDING_SID = re.compile(r"^RE[0-9a-f]{32}$")
 INTAKE = "case_intake"
-
-
-def init_app(app: Flask) -> None:
-    units_for_app(app)  # load and validate at start-up: a bad file stops the service
-    voice.init_app(app)  # the hotline's languages: the desk's words are said in them
-    app.register_blueprint(bp)
-    supervision.init_app(app)
-    app.register_blueprint(unitline.bp)
-    app.register_blueprint(progress.bp)
 
 
 def _language() -> str:
