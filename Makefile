@@ -7,13 +7,13 @@ STAMP := $(VENV)/.installed-stamp
 # PostgreSQL answers, those tests are skipped with a reason (under CI=true they fail instead).
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
-# Stoplight Prism (package-lock.json) serves Twilio's OpenAPI spec to tests/test_twilio_contract.py.
-# Without npm those tests are skipped with a warning; under CI=true a missing npm or a failing
-# `npm ci` stops the build.
+# Stoplight Prism (package-lock.json) serves Twilio's OpenAPI spec to the REST contract tests
+# (tests/tools/test_twilio_contract.py). Without npm those tests are skipped with a warning; under
+# CI=true a missing npm or a failing `npm ci` stops the build.
 NPM ?= npm
 NODE_STAMP := node_modules/.installed-stamp
 
-.PHONY: install run test lint clean
+.PHONY: install run test test-quick lint clean
 
 $(STAMP): pyproject.toml tools/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,10 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# Everything but the slow system tests (tests/system/: real processes, servers, a browser).
+test-quick: lint
+	$(BIN)/pytest -m "not system"
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -19,8 +19,6 @@ class CaseNotFound(CaseError):
 
 #: Lookups of every intake and action, built once (building one costs more than running it).
 _BY_NUMBER = select(Case).where(Case.number == bindparam("number"))
-
-
 _BY_CALL_SID = select(Case).where(Case.call_sid == bindparam("call_sid"))
 
 

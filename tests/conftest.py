@@ -8,6 +8,10 @@ Every TwiML document any Flask app answers during a test (the `app` fixture's, a
 themselves, the softphone's in-process transport) is checked against Twilio's TwiML definitions
 (core/twiml_contract.py); a test whose requests got TwiML Twilio would refuse or misread fails at
 teardown, naming the request and each violation. `twiml_violations` is that test's list.
+
+What tests import (settings, apps in a transaction, signed requests, the TwiML check) is in
+tests/support/; its modules that define fixtures are this conftest's plugins, so every test
+directory sees their fixtures (`prism`, `media`, `media_settings`).
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from xml.etree import ElementTree
 
 import pytest
 from flask import Flask, Response, request, request_finished
@@ -26,29 +29,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from app import create_app
-from config.settings import Environment, Settings
-from core import migrate, twiml_contract
+from config.settings import Settings
+from core import migrate
 from core.db import database, make_engine
-from tests.support import TwilioSigner
+from tests.support import TwilioSigner, app_in_transaction, make_settings, twiml_problems
 from tools.databases import scratch_database
 
-TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
-PUBLIC_BASE_URL = "https://hotline.example.org"
-
-
-def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "env": Environment.TEST,
-        "database_url": database_url,
-        "twilio_auth_token": TEST_AUTH_TOKEN,
-        "public_base_url": PUBLIC_BASE_URL,
-        "recordings_dir": tmp_path / "recordings",
-        "spool_dir": tmp_path / "spool",
-        "fallback_number": "+8613900139000",
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+#: The support modules that define fixtures shared across test directories.
+pytest_plugins = ("tests.support.prism", "tests.support.recordings")
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -106,22 +94,6 @@ def settings(migrated_url: str, tmp_path: Path) -> Settings:
     return make_settings(migrated_url, tmp_path)
 
 
-@contextlib.contextmanager
-def app_in_transaction(settings: Settings) -> Iterator[Flask]:
-    """An app on `settings` whose sessions join one transaction, rolled back at the end."""
-    app = create_app(settings)
-    db = database(app)
-    connection = db.engine.connect()
-    transaction = connection.begin()
-    db.sessions.configure(bind=connection, join_transaction_mode="create_savepoint")
-    try:
-        yield app
-    finally:
-        transaction.rollback()
-        connection.close()
-        db.engine.dispose()
-
-
 @pytest.fixture
 def app(settings: Settings) -> Iterator[Flask]:
     """The app on the migrated database, inside a transaction rolled back after the test."""
@@ -148,37 +120,10 @@ def db_session(app: Flask) -> Iterator[Session]:
 
 # --- every TwiML response is checked against Twilio's definitions ------------------------------
 
-#: Paths whose TwiML runs on the officer's leg of a bridge (`<Number url>`), where Twilio does not
-#: allow `<Dial>` (twilio.com/docs/voice/twiml/number).
-OFFICER_LEG_PATHS = frozenset({"/voice/route/screen", "/voice/route/accept"})
-#: Where Twilio's webhooks live: anything XML answered there must be TwiML.
-TWILIO_PATHS = "/voice/"
-_XML_MIMETYPES = frozenset({"text/xml", "application/xml"})
-
 #: (request, violations) seen since the current test began; requests can come from other threads
 #: (a live server), hence the lock.
 _twiml_found: list[tuple[str, list[str]]] = []
 _twiml_lock = threading.Lock()
-
-
-def _root_is_response(body: bytes) -> bool:
-    try:
-        return ElementTree.fromstring(body).tag == twiml_contract.ROOT_TAG  # noqa: S314 (our app's)
-    except ElementTree.ParseError:
-        return False
-
-
-def twiml_problems(path: str, response: Response) -> list[str]:
-    """The contract violations of a response's TwiML; empty when it is valid or not TwiML."""
-    if response.is_streamed or response.direct_passthrough:
-        return []  # files and streams: reading them here would consume them
-    body = response.get_data()
-    if response.mimetype not in _XML_MIMETYPES and not body.lstrip().startswith(b"<?xml"):
-        return []
-    # Other XML (Open311's GeoReport documents) is not TwiML; under /voice/ everything XML is.
-    if not path.startswith(TWILIO_PATHS) and not _root_is_response(body):
-        return []
-    return twiml_contract.violations(body, officer_leg=path in OFFICER_LEG_PATHS)
 
 
 def record_twiml(sender: Flask, response: Response, **extra: Any) -> None:

@@ -2,8 +2,8 @@
 
 `make run` starts it (when Prism from `npm ci` is there) and points the hotline's
 Twilio client at it with TWILIO_API_BASE_URL, so SMS and survey calls "go out" in the demo
-without an account; tests start it too (tests/prism.py). Prism answers a request the spec allows
-with a sample record and one it forbids with an error (422), like Twilio would refuse it.
+without an account; tests start it too (tests/support/prism.py). Prism answers a request the
+spec allows with a sample record and one it forbids with an error (422), like Twilio would.
 
 The spec is vendored in `tools/twilio_oai/` (see its SOURCE.md), so a fresh clone needs nothing
 beside it; TWILIO_OPENAPI_SPEC serves another copy instead. Prism reads a copy of the spec in which

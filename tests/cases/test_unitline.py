@@ -1,0 +1,268 @@
+"""The units' report-back line: case number, PIN, accept or record the result — by phone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from calls.models import CallEvent
+from cases.models import Case
+from cases.queries import get_case, timeline
+from cases.service import apply, create_case
+from cases.workflow import CaseState
+from config.settings import Settings
+from core.alerts import Alert
+from tests.support import TwilioSigner, call_params, gather_of, path_of, said, twiml
+from tools.softphone import FlaskTransport, Softphone
+
+PIN = "1005"  # water_supply's demo PIN in config/units.yaml
+
+
+@pytest.fixture
+def number(app: Flask, db_session: Session, settings: Settings) -> str:
+    case = create_case(
+        db_session,
+        call_sid="CA" + "2" * 32,
+        category="utilities",
+        language="zh",
+        caller_number="+8613800138000",
+        caller_raw="+8613800138000",
+        transcript="停水了",
+        tz=settings.tz,
+        holidays={},
+        now=dt.datetime.now(dt.UTC),
+    )
+    apply(
+        db_session,
+        case.number,
+        "dispatch",
+        actor="dispatcher",
+        unit_code="water_supply",
+        units=app.extensions["hotline.units"],
+    )
+    db_session.commit()
+    return case.number
+
+
+class DutyContact:
+    def __init__(self, twilio: TwilioSigner, settings: Settings) -> None:
+        self.twilio = twilio
+        self.params = call_params(settings, From="+8613805990701")
+        self.root = twiml(twilio.post("/voice/units/incoming", self.params))
+
+    def key(self, digits: str) -> ET.Element:
+        action = gather_of(self.root).get("action") or ""
+        self.root = twiml(self.twilio.post(path_of(action), {**self.params, "Digits": digits}))
+        return self.root
+
+    def heard(self) -> str:
+        return " ".join(text for _, text in said(self.root))
+
+
+@pytest.fixture
+def contact(twilio: TwilioSigner, settings: Settings) -> DutyContact:
+    return DutyContact(twilio, settings)
+
+
+def digits_of(number: str) -> str:
+    return number.replace("MS-", "").replace("-", "") + "#"
+
+
+def test_a_unit_reports_the_result_by_phone(
+    contact: DutyContact, twilio: TwilioSigner, number: str, db_session: Session
+) -> None:
+    assert "十二位工单号" in contact.heard()
+    contact.key(digits_of(number))
+    assert "密码" in contact.heard()
+    contact.key("0000#")
+    assert "密码错误" in contact.heard()
+    contact.key(PIN + "#")
+    assert "待接单" in contact.heard()
+    root = contact.key("2")
+    record = root.find("Record")
+    assert record is not None
+    params = {**contact.params, "RecordingSid": "RE" + "b" * 32, "RecordingDuration": "30"}
+    done = twiml(twilio.post(path_of(record.get("action") or ""), params))
+    assert "已记录办结反馈" in " ".join(t for _, t in said(done))
+
+    case = get_case(db_session, number)
+    assert case.state is CaseState.RESOLVED
+    assert "RE" + "b" * 32 in (case.feedback or "")
+    events = timeline(db_session, case)
+    assert [e.action for e in events][-2:] == ["accept", "resolve"]
+    assert events[-1].actor == "phone:+8613805990701"
+
+
+def test_pressing_1_accepts_the_case(
+    contact: DutyContact, number: str, db_session: Session
+) -> None:
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    contact.key("1")
+    assert "已接单" in contact.heard()
+    assert get_case(db_session, number).state is CaseState.ACCEPTED
+
+
+def test_an_unknown_case_number_is_asked_three_times_then_the_call_ends(
+    contact: DutyContact, db_session: Session
+) -> None:
+    contact.key("209912310001#")
+    assert "未找到该工单" in contact.heard()
+    contact.key("12#")
+    root = contact.key("000000000000#")
+    assert root.find("Hangup") is not None
+    assert db_session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_three_wrong_pins_end_the_call_and_alert(
+    contact: DutyContact, number: str, db_session: Session
+) -> None:
+    contact.key(digits_of(number))
+    contact.key("1111#")
+    contact.key("2222#")
+    root = contact.key("3333#")
+    assert root.find("Hangup") is not None
+    assert "错误次数过多" in contact.heard()
+    alert = db_session.scalars(select(Alert).where(Alert.kind == "unit-pin")).one()
+    assert "water_supply" in alert.message
+    assert alert.priority == 2
+    assert get_case(db_session, number).state is CaseState.DISPATCHED, "nothing changed"
+
+
+def test_a_step_after_the_pin_cannot_be_reached_from_another_call(
+    twilio: TwilioSigner, settings: Settings, number: str, db_session: Session
+) -> None:
+    other = call_params(settings, Digits="1")
+    path = f"/voice/units/act?case={number}&call={'CA' + 'f' * 32}"
+    assert twilio.post(path, other).status_code == 403
+    assert get_case(db_session, number).state is CaseState.DISPATCHED
+
+
+def test_pins_are_never_logged_and_many_wrong_ones_lock_the_units_line(
+    twilio: TwilioSigner, settings: Settings, number: str, db_session: Session
+) -> None:
+    for _ in range(4):  # up to three tries a call, until the line locks
+        caller = DutyContact(twilio, settings)
+        caller.key(digits_of(number))
+        while caller.root.find("Gather") is not None:
+            caller.key("9999#")
+    logged = db_session.scalars(
+        select(CallEvent.params).where(CallEvent.route == "/voice/units/pin")
+    )
+    assert all(p.get("Digits") == "***" for p in logged)
+
+    honest = DutyContact(twilio, settings)
+    honest.key(digits_of(number))
+    honest.key(PIN + "#")  # even the right PIN: the line is locked for now
+    assert "暂时锁定" in honest.heard()
+    assert get_case(db_session, number).state is CaseState.DISPATCHED
+
+
+def test_a_reopened_case_is_not_offered_for_feedback(
+    app: Flask, contact: DutyContact, number: str, db_session: Session, settings: Settings
+) -> None:
+    units = app.extensions["hotline.units"]
+    for action, note in (("accept", ""), ("resolve", "修好了"), ("reopen", "没修好")):
+        apply(
+            db_session,
+            number,
+            action,
+            actor="t",
+            note=note,
+            units=units,
+            tz=settings.tz,
+            holidays={},
+        )
+    db_session.commit()
+    contact.key(digits_of(number))
+    root = contact.key(PIN + "#")
+    assert "不需要单位反馈" in contact.heard()
+    assert root.find("Record") is None
+
+
+def following_record(root: ET.Element) -> list[tuple[str, str]]:
+    """The verbs after <Record> (what an empty recording runs), as (tag, text)."""
+    tags = [el.tag for el in root]
+    assert "Record" in tags, ET.tostring(root, encoding="unicode")
+    return [(el.tag, (el.text or "").strip()) for el in list(root)[tags.index("Record") + 1 :]]
+
+
+def test_an_empty_result_recording_is_said_asked_again_then_goes_to_the_desk(
+    contact: DutyContact, twilio: TwilioSigner, settings: Settings, number: str
+) -> None:
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    first = contact.key("2")
+    (say, redirect) = following_record(first)
+    assert say == ("Say", "我们没有听到您的声音。")
+    assert redirect[0] == "Redirect" and "/voice/units/report?" in redirect[1]
+    assert "try=1" in redirect[1]
+
+    second = twiml(twilio.post(path_of(redirect[1]), contact.params))
+    assert "请在提示音后说明办理结果" in " ".join(t for _, t in said(second))
+    (say, redirect) = following_record(second)
+    assert say == ("Say", "我们没有听到您的声音。")
+    assert "/voice/units/desk?" in redirect[1]
+
+    desk = twiml(twilio.post(path_of(redirect[1]), contact.params))
+    assert "正在为您转接人工服务" in " ".join(t for _, t in said(desk))
+    dial = desk.find("Dial")
+    assert dial is not None
+    assert [(n.text or "").strip() for n in dial.iter("Number")] == [settings.service_desk_number]
+
+
+def test_the_second_chance_belongs_to_the_same_call(
+    twilio: TwilioSigner, settings: Settings, number: str
+) -> None:
+    other = call_params(settings)
+    for step in ("report", "desk"):
+        path = f"/voice/units/{step}?case={number}&call={'CA' + 'f' * 32}&try=1"
+        assert twilio.post(path, other).status_code == 403
+
+
+def test_a_contact_who_records_nothing_twice_reaches_a_person_not_silence(
+    app: Flask, settings: Settings, number: str, db_session: Session
+) -> None:
+    phone = Softphone(
+        transport=FlaskTransport(app.test_client()),
+        public_base_url=settings.public_base_url,
+        auth_token=settings.twilio_auth_token,
+        account_sid=settings.twilio_account_sid,
+        from_number="+8613805990701",
+        to_number="+865996110111",
+        inputs=[digits_of(number), PIN + "#", "2", "silence", "silence", "dial:completed"],
+        output_func=lambda line: None,
+        incoming_path="/voice/units/incoming",
+    )
+    result = phone.run()
+    heard = "\n".join(result.transcript)
+
+    assert result.exit_code == 0, heard
+    assert heard.count("我们没有听到您的声音。") == 2
+    assert f"dialing {settings.service_desk_number}" in heard
+    assert result.ended_how != "end-of-document", "never a silent hang-up"
+    assert get_case(db_session, number).state is CaseState.DISPATCHED, "nothing recorded"
+
+
+def test_a_result_recorded_on_the_second_chance_resolves_the_case(
+    app: Flask, settings: Settings, number: str, db_session: Session
+) -> None:
+    phone = Softphone(
+        transport=FlaskTransport(app.test_client()),
+        public_base_url=settings.public_base_url,
+        auth_token=settings.twilio_auth_token,
+        account_sid=settings.twilio_account_sid,
+        from_number="+8613805990701",
+        to_number="+865996110111",
+        inputs=[digits_of(number), PIN + "#", "2", "silence", "say:水管已经修好，恢复供水"],
+        output_func=lambda line: None,
+        incoming_path="/voice/units/incoming",
+    )
+    result = phone.run()
+    assert result.exit_code == 0, "\n".join(result.transcript)
+    assert get_case(db_session, number).state is CaseState.RESOLVED

@@ -1,0 +1,330 @@
+"""The console through Flask's test client: logins, lock-out, CSRF, roles, the live board, case
+actions, the roster and the figures. (tests/system/test_console_browser.py drives it in
+Chromium.)"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import yaml
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from cases.models import Case
+from cases.queries import timeline
+from cases.workflow import CaseState
+from config.settings import CONFIG_DIR, Settings
+from core.db import utcnow
+from routing import callbacks, store
+from routing.models import CallbackTask
+from routing.rosterfile import load_roster
+from staff.models import Role, StaffUser
+from tests.support import TwilioSigner, call_params, gather_of, path_of, twiml
+from tests.support.staff import PASSWORD, add_user, csrf_of, login, open_case
+
+
+def test_a_login_opens_the_console_and_a_wrong_password_does_not(
+    client: FlaskClient, db_session: Session
+) -> None:
+    add_user(db_session, "li", Role.DISPATCHER)
+    assert client.get("/console/board").status_code == 302, "not logged in: to the login page"
+
+    wrong = login(client, "li", "not the password")
+    assert wrong.status_code == 401
+    assert "wrong username or password" in wrong.get_data(as_text=True)
+    unknown = login(client, "nobody", PASSWORD)
+    assert "wrong username or password" in unknown.get_data(as_text=True), "same answer"
+
+    ok = login(client, "li")
+    assert (ok.status_code, ok.headers["Location"]) == (302, "/console/")
+    cookie = ok.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert client.get("/console/board").status_code == 200
+    page = client.get("/console/board")
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_five_wrong_passwords_lock_the_account(client: FlaskClient, db_session: Session) -> None:
+    user = add_user(db_session, "wang", Role.DISPATCHER)
+    for _ in range(5):
+        assert login(client, "wang", "guess").status_code == 401
+    locked = login(client, "wang")  # even the right password, while locked
+    assert locked.status_code == 401
+    assert "locked for 15 more minutes" in locked.get_data(as_text=True)
+
+    db_session.expire_all()
+    user = db_session.get(StaffUser, user.id) or user
+    user.locked_until = utcnow() - dt.timedelta(seconds=1)  # 15 minutes later
+    db_session.commit()
+    assert login(client, "wang").status_code == 302
+
+
+def test_a_post_without_the_csrf_token_is_refused(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    add_user(db_session, "zhao", Role.SUPERVISOR)
+    number = open_case(app, db_session)
+    login(client, "zhao")
+    forged = client.post(f"/console/cases/{number}/act", data={"action": "escalate"})
+    assert forged.status_code == 400
+    assert "CSRF" in forged.get_data(as_text=True)
+    assert client.post("/console/login", data={"username": "zhao"}).status_code == 400
+
+
+def test_a_unit_contact_sees_only_the_units_cases(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    add_user(db_session, "city", Role.UNIT, unit="city_management")
+    ours = open_case(app, db_session, unit="city_management")
+    theirs = open_case(app, db_session, unit="water_supply", category="utilities")
+    login(client, "city")
+
+    listing = client.get("/console/cases").get_data(as_text=True)
+    assert ours in listing and theirs not in listing
+    assert client.get(f"/console/cases/{ours}").status_code == 200
+    other = client.get(f"/console/cases/{theirs}")
+    assert other.status_code == 403
+    assert "another unit" in other.get_data(as_text=True)
+    assert client.get("/console/board").status_code == 403
+    assert client.get("/console/figures").status_code == 403
+    token = csrf_of(client, f"/console/cases/{ours}")
+    dispatch = client.post(
+        f"/console/cases/{ours}/act",
+        data={"action": "dispatch", "unit": "water_supply", "csrf": token},
+    )
+    assert dispatch.status_code == 403, "a unit accepts and resolves; it does not dispatch"
+    accept = client.post(f"/console/cases/{ours}/act", data={"action": "accept", "csrf": token})
+    assert accept.status_code == 302
+    case = db_session.scalar(select(Case).where(Case.number == ours))
+    db_session.refresh(case)
+    assert case is not None and case.state is CaseState.ACCEPTED
+
+
+def test_a_dispatcher_reassigns_and_resolves_with_notes(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    add_user(db_session, "disp", Role.DISPATCHER)
+    number = open_case(app, db_session)
+    login(client, "disp")
+    token = csrf_of(client, f"/console/cases/{number}")
+
+    moved = client.post(
+        f"/console/cases/{number}/act",
+        data={"action": "dispatch", "unit": "water_supply", "note": "属供水问题", "csrf": token},
+        follow_redirects=True,
+    )
+    assert "✓" in moved.get_data(as_text=True)
+    refused = client.post(
+        f"/console/cases/{number}/act",
+        data={"action": "resolve", "note": "", "csrf": token},
+        follow_redirects=True,
+    )
+    page = refused.get_data(as_text=True)
+    assert 'class="flash error"' in page and "cannot resolve" in page, "refused with the reason"
+    case = db_session.scalar(select(Case).where(Case.number == number))
+    assert case is not None
+    db_session.refresh(case)
+    assert (case.state, case.unit_code) == (CaseState.DISPATCHED, "water_supply")
+    last = timeline(db_session, case)[-1]
+    assert (last.actor, last.note) == ("console:disp", "属供水问题")
+
+
+def test_a_call_shows_up_on_the_live_board(
+    client: FlaskClient, db_session: Session, twilio: TwilioSigner, settings: Settings
+) -> None:
+    add_user(db_session, "desk", Role.DISPATCHER)
+    login(client, "desk")
+    caller = call_params(settings)
+    door = twiml(twilio.post("/voice/incoming", caller))
+    twilio.post(
+        path_of(gather_of(door).get("action") or ""),
+        {**caller, "CallStatus": "in-progress", "SpeechResult": "我家着火了", "Confidence": "0.9"},
+    )
+
+    board = client.get("/console/board.json").get_json()
+    (live,) = board["live"]
+    assert live["sid"] == caller["CallSid"]
+    assert live["caller"] == "+8613800138000"
+    assert live["branch"] == "emergency"
+    assert live["classification"].startswith("emergency · ")
+
+    twilio.post("/voice/status", {**caller, "CallStatus": "completed", "CallDuration": "61"})
+    board = client.get("/console/board.json").get_json()
+    assert board["live"] == []
+    (recent,) = board["recent"]
+    assert (recent["status"], recent["duration"]) == ("completed", 61)
+
+
+def test_the_roster_page_toggles_officers_and_a_supervisor_edits_it(
+    app: Flask, client: FlaskClient, db_session: Session, settings: Settings
+) -> None:
+    store.save_roster(db_session, load_roster(CONFIG_DIR / "roster.yaml", "CN"))
+    db_session.commit()
+    app.extensions["hotline.roster"].invalidate()
+    add_user(db_session, "disp", Role.DISPATCHER)
+    add_user(db_session, "boss", Role.SUPERVISOR)
+
+    login(client, "disp")
+    page = client.get("/console/roster").get_data(as_text=True)
+    assert "P001" in page
+    token = csrf_of(client, "/console/roster")
+    off = client.post(
+        "/console/roster/available", data={"officer": "P001", "available": "0", "csrf": token}
+    )
+    assert off.status_code == 302
+    roster = store.load_roster(db_session)
+    assert roster is not None and not roster.officers["P001"].available
+    assert client.post("/console/roster", data={"roster": "x", "csrf": token}).status_code == 403
+
+    client.post("/console/logout", data={"csrf": token})
+    login(client, "boss")
+    token = csrf_of(client, "/console/roster")
+    doc = yaml.safe_load((CONFIG_DIR / "roster.yaml").read_text(encoding="utf-8"))
+    broken = yaml.safe_load(yaml.safe_dump(doc))
+    broken["officers"][0]["phone"] = "12345"
+    before = store.roster_version(db_session)
+    bad = client.post(
+        "/console/roster",
+        data={"roster": yaml.safe_dump(broken, allow_unicode=True), "csrf": token},
+        follow_redirects=True,
+    )
+    assert "error" in bad.get_data(as_text=True)
+    assert store.roster_version(db_session) == before, "an invalid roster changes nothing"
+    doc["officers"][0]["name"] = "新名字"
+    good = client.post(
+        "/console/roster",
+        data={"roster": yaml.safe_dump(doc, allow_unicode=True), "csrf": token},
+        follow_redirects=True,
+    )
+    assert f"v{(before or 0) + 1} ✓" in good.get_data(as_text=True)
+    saved = store.load_roster(db_session)
+    assert saved is not None and saved.officers["P001"].name == "新名字"
+
+
+def test_figures_render_and_export_as_csv(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    add_user(db_session, "boss", Role.SUPERVISOR)
+    open_case(app, db_session)
+    login(client, "boss")
+    assert client.get("/console/figures?lang=en").status_code == 200
+    page = client.get("/console/figures").get_data(as_text=True)
+    assert "Cases by category" in page, "the language chosen stays for the session"
+    csv = client.get("/console/figures.csv")
+    assert csv.mimetype == "text/csv"
+    lines = csv.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == "figure,key,value"
+    assert "cases_by_category,city_management,1" in lines
+    assert "cases_by_unit,city_management,1" in lines
+    assert client.get("/console/figures?from=2026-13-01").status_code == 400
+
+
+def test_a_password_change_ends_other_sessions(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    user = add_user(db_session, "li", Role.DISPATCHER)
+    login(client, "li")
+    assert client.get("/console/cases").status_code == 200
+    user.session_version += 1  # what `hotline users passwd` does
+    db_session.commit()
+    assert client.get("/console/cases").status_code == 302
+
+
+def _callback_task(db_session: Session, **values: object) -> CallbackTask:
+    """A call-back task as the webhooks create it (tests/routing/test_abandoned.py drives those)."""
+    call_sid = "CA" + uuid.uuid4().hex
+    callbacks.open_callback(
+        db_session,
+        {"call_sid": call_sid, "at": utcnow().isoformat(), "language": "zh", **values},
+    )
+    db_session.commit()
+    task = db_session.scalar(select(CallbackTask).where(CallbackTask.call_sid == call_sid))
+    assert task is not None
+    return task
+
+
+def test_the_callbacks_page_lists_tasks_by_priority_and_closing_one_works(
+    client: FlaskClient, db_session: Session
+) -> None:
+    ivr = _callback_task(
+        db_session, kind="abandoned_ivr", priority=2, caller_number="+8613800138001"
+    )
+    fire = _callback_task(
+        db_session,
+        kind="abandoned_bridge",
+        priority=0,
+        caller_number="+8613800138000",
+        route="fire",
+    )
+    add_user(db_session, "disp", Role.DISPATCHER)
+    login(client, "disp")
+
+    board = client.get("/console/board")
+    assert 'id="urgent-count">1<' in board.get_data(as_text=True), "nobody misses an emergency"
+    assert client.get("/console/board.json").get_json()["urgent_callbacks"] == 1
+    page = client.get("/console/callbacks").get_data(as_text=True)
+    assert 'href="tel:+8613800138000"' in page, "the full number, to dial back"
+    assert "呼救中途挂断" in page and "IVR中挂断" in page and "火警" in page
+    assert page.index(f'data-task="{fire.id}"') < page.index(f'data-task="{ivr.id}"')
+    assert 'id="nav-callbacks"' in page
+
+    token = csrf_of(client, "/console/callbacks")
+    assert client.post(f"/console/callbacks/{fire.id}/claim").status_code == 400, "CSRF"
+    claimed = client.post(f"/console/callbacks/{fire.id}/claim", data={"csrf": token})
+    assert claimed.status_code == 302
+    db_session.refresh(fire)
+    assert (fire.claimed_by, fire.claimed_at is not None) == ("console:disp", True)
+
+    outcome = f"/console/callbacks/{fire.id}/outcome"
+    client.post(outcome, data={"csrf": token, "outcome": "no_answer", "note": "关机"})
+    db_session.refresh(fire)
+    assert (fire.attempts, fire.closed_at, fire.outcome) == (1, None, None), "still open"
+    refused = client.post(outcome, data={"csrf": token, "outcome": "maybe"}, follow_redirects=True)
+    assert 'class="flash error"' in refused.get_data(as_text=True)
+    done = client.post(
+        outcome,
+        data={"csrf": token, "outcome": "reached", "note": "已派警"},
+        follow_redirects=True,
+    )
+    assert "✓" in done.get_data(as_text=True)
+    db_session.refresh(fire)
+    assert (fire.attempts, fire.outcome, fire.closed_at is not None) == (2, "reached", True)
+    assert "关机" in fire.note and "已派警" in fire.note
+    assert client.get("/console/board.json").get_json()["urgent_callbacks"] == 0
+    again = client.post(outcome, data={"csrf": token, "outcome": "reached"}, follow_redirects=True)
+    assert "is closed" in again.get_data(as_text=True)
+    assert (
+        client.post("/console/callbacks/99999999/outcome", data={"csrf": token}).status_code == 302
+    )
+    huge = client.post(f"/console/callbacks/{10**30}/claim", data={"csrf": token})
+    assert huge.status_code == 404, "never a 500 on a silly id"
+
+    for _ in range(3):  # no answer three times closes it
+        client.post(
+            f"/console/callbacks/{ivr.id}/outcome", data={"csrf": token, "outcome": "no_answer"}
+        )
+    db_session.refresh(ivr)
+    assert (ivr.attempts, ivr.outcome, ivr.closed_at is not None) == (3, "no_answer", True)
+
+
+def test_a_unit_contact_cannot_see_or_close_callback_tasks(
+    client: FlaskClient, db_session: Session
+) -> None:
+    task = _callback_task(
+        db_session, kind="abandoned_bridge", priority=0, caller_number="+8613800138000"
+    )
+    add_user(db_session, "city", Role.UNIT, unit="city_management")
+    login(client, "city")
+    assert client.get("/console/callbacks").status_code == 403
+    token = csrf_of(client, "/console/cases")
+    refused = client.post(
+        f"/console/callbacks/{task.id}/outcome", data={"csrf": token, "outcome": "not_needed"}
+    )
+    assert refused.status_code == 403
+    page = client.get("/console/cases").get_data(as_text=True)
+    assert "+8613800138000" not in page and 'id="nav-callbacks"' not in page
+    db_session.refresh(task)
+    assert task.closed_at is None

@@ -1,0 +1,208 @@
+"""The console in a real browser: Debian's Chromium, driven by Playwright, against the hotline
+served the way `make run` serves it (its own process, its own SQLite database).
+
+A dispatcher logs in and watches a simulated call appear on the live board while it rings; the
+call becomes a case; the dispatcher sends it to a unit; the unit's contact accepts and resolves
+it, and cannot open another unit's case. Screenshots of the main pages are saved (to
+$CONSOLE_SCREENSHOTS when set, else the test's temporary directory). Needs /usr/bin/chromium
+(`apt-get install chromium`); skipped without it, a failure under CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from tools.softphone import HttpTransport, Softphone
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+#: What Chromium needs on a machine without a display, a GPU or an open network.
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DEV_TOKEN = "dev-auth-token-NOT-FOR-PRODUCTION"
+ACCOUNT = "AC" + "0" * 32
+CALLER = "+8613800138000"
+HOTLINE = "+865996110110"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the browser tests cannot run: {reason}", pytrace=False)
+    pytest.skip(f"browser tests skipped: {reason}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The hotline on a free port with demo logins and the demo roster; yields its base URL."""
+    if not Path(CHROMIUM).exists():
+        _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
+    directory = tmp_path_factory.mktemp("console")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "HOTLINE_ENV": "development",
+        "DATABASE_URL": f"sqlite:///{directory / 'hotline.db'}",
+        "PUBLIC_BASE_URL": base,
+        "SPOOL_DIR": str(directory / "spool"),
+        "RECORDINGS_DIR": str(directory / "recordings"),
+        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing leaves this machine
+    }
+    hotline = [str(Path(sys.executable).parent / "hotline")]
+    for args in (
+        ["db", "upgrade"],
+        ["roster", "import", str(ROOT / "config" / "roster.yaml")],
+        ["users", "demo"],
+    ):
+        subprocess.run([*hotline, *args], env=env, check=True, capture_output=True, cwd=ROOT)  # noqa: S603
+    log = (directory / "server.log").open("wb")
+    process = subprocess.Popen(  # noqa: S603 (fixed arguments)
+        [*hotline, "run", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=1):  # noqa: S310
+                    break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    pytest.fail(
+                        f"the server did not start: {(directory / 'server.log').read_text()}"
+                    )
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def signed_post(base: str, path: str, params: dict[str, str]) -> bytes:
+    """One webhook, signed as Twilio signs it."""
+    signature = RequestValidator(DEV_TOKEN).compute_signature(base + path, params)
+    result = HttpTransport(base).post(path, params, {"X-Twilio-Signature": str(signature)})
+    assert result.status == 200, result.body
+    return result.body
+
+
+def test_dispatch_and_resolve_a_phoned_in_case_in_the_browser(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 860}, locale="zh-CN")
+
+        # A dispatcher logs in and opens the live board.
+        page.goto(f"{server}/console/login")
+        page.fill("input[name=username]", "dispatcher")
+        page.fill("input[name=password]", "minsheng-demo")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{server}/console/board")
+
+        # A call comes in and rings: it appears on the board without a reload.
+        sid = "CA" + "7" * 32
+        call = {
+            "CallSid": sid,
+            "AccountSid": ACCOUNT,
+            "From": CALLER,
+            "To": HOTLINE,
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        }
+        signed_post(server, "/voice/incoming", call)
+        row = page.locator(f'#live tr[data-sid="{sid}"]')
+        expect(row).to_be_visible(timeout=10_000)
+        expect(row).to_contain_text(CALLER)
+        page.screenshot(path=str(shots / "board.png"), full_page=True)
+
+        # The caller asks for a service and leaves the details: a case (the softphone plays on).
+        phone = Softphone(
+            transport=HttpTransport(server),
+            public_base_url=server,
+            auth_token=DEV_TOKEN,
+            account_sid=ACCOUNT,
+            from_number=CALLER,
+            to_number=HOTLINE,
+            inputs=["2", "中山路的路灯坏了一个月，晚上一片漆黑"],
+            output_func=lambda _line: None,
+        )
+        result = phone.run()
+        assert result.exit_code == 0, "\n".join(result.transcript)
+        assert any("工单号是" in line for line in result.transcript), "a case was opened"
+
+        # The dispatcher finds the case (the newest) and sends it to the city management brigade.
+        page.click("nav >> text=工单")
+        link = page.locator("table.cases tbody tr a").first
+        expect(link).to_be_visible()
+        case_number = link.inner_text()
+        page.screenshot(path=str(shots / "cases.png"), full_page=True)
+        link.click()
+        expect(page.locator("h1")).to_contain_text(case_number)
+        page.select_option("#action", "dispatch")
+        page.select_option("#unit", "city_management")
+        page.fill("textarea[name=note]", "路灯属城管维护")
+        page.click("form.act button[type=submit]")
+        expect(page.locator(".flash.ok")).to_be_visible()
+        expect(page.locator("ol.timeline")).to_contain_text("路灯属城管维护")
+        page.screenshot(path=str(shots / "case-dispatched.png"), full_page=True)
+        page.goto(f"{server}/console/roster")
+        page.screenshot(path=str(shots / "roster.png"), full_page=True)
+        page.goto(f"{server}/console/figures")
+        page.screenshot(path=str(shots / "figures.png"), full_page=True)
+        page.goto(f"{server}/console/figures?lang=en")
+        page.screenshot(path=str(shots / "figures-en.png"), full_page=True)
+        page.click("form[action$=logout] button")
+
+        # The unit's contact accepts and resolves it.
+        page.fill("input[name=username]", "unit-city")
+        page.fill("input[name=password]", "minsheng-demo")
+        page.click("button[type=submit]")
+        expect(page).to_have_url(f"{server}/console/cases")
+        page.click(f"a:text-is('{case_number}')")
+        page.select_option("#action", "accept")
+        page.click("form.act button[type=submit]")
+        expect(page.locator(".state").first).to_have_attribute("data-state", "accepted")
+        page.select_option("#action", "resolve")
+        page.fill("textarea[name=note]", "已更换灯泡，恢复照明")
+        page.click("form.act button[type=submit]")
+        expect(page.locator(".state").first).to_have_attribute("data-state", "resolved")
+        page.screenshot(path=str(shots / "case-resolved.png"), full_page=True)
+
+        # Another unit's case is not theirs to open.
+        other = f"{server}/console/cases/{case_number}"
+        page.click("form[action$=logout] button")
+        page.fill("input[name=username]", "unit-water")
+        page.fill("input[name=password]", "minsheng-demo")
+        page.click("button[type=submit]")
+        response = page.goto(other)
+        assert response is not None and response.status == 403
+        expect(page.locator("h1")).to_contain_text("403")
+        assert page.locator("a:text-is('" + case_number + "')").count() == 0
+        browser.close()
