@@ -20,7 +20,8 @@ from sqlalchemy import Table, bindparam, false, select, update
 from sqlalchemy.orm import Session
 
 from cases.deadlines import CaseKind, due_at, kind_for, remind_at
-from cases.models import Case, CaseCounter, CaseEvent, CaseSource
+from cases.events import RECATEGORIZE, RECEIVE, REMIND, actor_name, aware, log_event
+from cases.models import Case, CaseCounter, CaseSource
 from cases.numbers import allocate_number
 from cases.queries import CaseNotFound, case_by_call, get_case
 from cases.units import Units
@@ -36,11 +37,6 @@ from core.categories import CATEGORIES
 from core.db import insert_returning, utcnow
 from routing import callbacks
 
-#: The event action of intake, and of a reminder sent (besides the workflow's actions).
-RECEIVE = "receive"
-REMIND = "remind"
-RECATEGORIZE = "recategorize"
-MAX_ACTOR = 64
 MAX_CALLER_RAW = 64
 
 
@@ -102,13 +98,13 @@ def create_case(
     if not category or len(category) > 32:
         raise CaseError(f"category: expected a classifier category id, got {category!r}")
     source = CaseSource(source)
-    actor = _actor(actor or source.value)
+    actor = actor_name(actor or source.value)
     _write_lock(session)
     if call_sid is not None:
         existing = case_by_call(session, call_sid)
         if existing is not None:
             return existing
-    now = _aware(now or utcnow())
+    now = aware(now or utcnow())
     case_kind = CaseKind(kind) if kind is not None else kind_for(category)
     due = due_at(case_kind, now, tz, holidays)
     number = allocate_number(session, now.astimezone(tz).date())
@@ -146,7 +142,7 @@ def create_case(
             return found
         case = created
         callbacks.close_ivr_callback(session, call_sid, now)
-    _log(
+    log_event(
         session,
         case,
         at=now,
@@ -191,7 +187,7 @@ def apply(
     note = note.strip()
     if "\x00" in note:
         raise CaseError("note: NUL characters are not allowed")
-    actor = _actor(actor)
+    actor = actor_name(actor)
     case = _locked(session, case_number)
     target = transition(case.state, action)
     if action in NOTE_REQUIRED and not note:
@@ -199,7 +195,7 @@ def apply(
         raise NoteRequired(f"{action.value} {case.number}: a note is required ({what})")
     if unit_code is not None and action is not Action.DISPATCH:
         raise CaseError(f"{action.value} takes no unit (only dispatch does)")
-    now = _aware(now or utcnow())
+    now = aware(now or utcnow())
     data: dict[str, Any] = {}
     if action is Action.DISPATCH:
         unit = _known_unit(unit_code, units)
@@ -228,7 +224,7 @@ def apply(
     from_state = case.state
     case.state = target
     case.updated_at = now
-    _log(
+    log_event(
         session,
         case,
         at=now,
@@ -249,9 +245,9 @@ def mark_reminded(
 
     One conditional UPDATE: of two workers reminding the same case, one wins.
     """
-    actor = _actor(actor)
+    actor = actor_name(actor)
     case = case if isinstance(case, Case) else get_case(session, case)
-    now = _aware(now or utcnow())
+    now = aware(now or utcnow())
     result = session.execute(
         update(Case)
         .where(Case.id == case.id, Case.reminded_at.is_(None))
@@ -259,7 +255,7 @@ def mark_reminded(
     )
     if not getattr(result, "rowcount", 0):
         return False
-    _log(
+    log_event(
         session,
         case,
         at=now,
@@ -284,9 +280,9 @@ def mark_escalated(
 
     One conditional UPDATE: of two workers escalating the same case, one wins.
     """
-    actor = _actor(actor)
+    actor = actor_name(actor)
     case = case if isinstance(case, Case) else get_case(session, case)
-    now = _aware(now or utcnow())
+    now = aware(now or utcnow())
     result = session.execute(
         update(Case)
         .where(
@@ -298,7 +294,7 @@ def mark_escalated(
     )
     if not getattr(result, "rowcount", 0):
         return False
-    _log(
+    log_event(
         session,
         case,
         at=now,
@@ -327,10 +323,10 @@ def recategorize(
     case = get_case(session, case_number)
     if case.category == category:
         raise CaseError(f"case {case.number} is already in category {category}")
-    now = _aware(now or utcnow())
+    now = aware(now or utcnow())
     before = case.category
     case.category, case.updated_at = category, now
-    _log(
+    log_event(
         session,
         case,
         at=now,
@@ -385,44 +381,6 @@ def _known_unit(code: str | None, units: Units | None) -> str:
 def _overdue_data(case: Case, now: dt.datetime) -> dict[str, Any]:
     overdue_s = int((now - case.due_at).total_seconds())
     return {"unit": case.unit_code, "due_at": case.due_at.isoformat(), "overdue_s": overdue_s}
-
-
-def _log(
-    session: Session,
-    case: Case,
-    *,
-    at: dt.datetime,
-    actor: str,
-    action: str,
-    from_state: CaseState | None,
-    note: str = "",
-    data: dict[str, Any] | None = None,
-) -> None:
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            at=at,
-            actor=_actor(actor),
-            action=action,
-            from_state=from_state,
-            to_state=case.state,
-            note=note,
-            data=data or {},
-        )
-    )
-
-
-def _actor(actor: str) -> str:
-    actor = actor.strip()
-    if not actor:
-        raise CaseError("actor: say who did it (e.g. cli:<login>, unit:<code>, system)")
-    return actor[:MAX_ACTOR]
-
-
-def _aware(value: dt.datetime) -> dt.datetime:
-    if value.tzinfo is None:
-        raise ValueError("naive datetime; use core.db.utcnow() or an aware datetime")
-    return value.astimezone(dt.UTC)
 
 
 __all__ = [
