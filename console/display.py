@@ -39,8 +39,10 @@ def categories() -> list[str]:
 
 
 def route_name(route: str | None) -> str:
-    """A bridge route's name: an emergency category's, or the desk's."""
-    return t("route.desk") if route == "desk" else category_name(route)
+    """A bridge route's name: an emergency category's, the desk's, or a doubtful caller's."""
+    if route in ("desk", "doubt"):
+        return t(f"route.{route}")
+    return category_name(route)
 
 
 def urgent_callbacks() -> int:

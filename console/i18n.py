@@ -117,6 +117,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "kind": ("类型", "Kind"),
     "route": ("线路", "Route"),
     "route.desk": ("人工服务台", "Service desk"),
+    "route.doubt": ("未能识别（可能紧急）", "Not understood (possibly urgent)"),
     "priority": ("优先级", "Priority"),
     "attempts": ("回拨次数", "Attempts"),
     "claimed_by": ("回拨人", "Taken by"),

@@ -93,8 +93,11 @@ def next_step(tree: Tree, rules: Rules, position: Position, heard: CallerInput) 
         sure = heard.confidence is None or heard.confidence >= tree.min_confidence
         if verdict.recognised and sure:
             return Step(position, Handover("service"), "speech: service", verdict)
+        # Words nothing understood (or heard too poorly to trust) may be a frightened caller's:
+        # never a second question first, but a person at once (the node's no_match `then`).
         reason = "speech: low confidence" if verdict.recognised else "speech: not understood"
-        return _unrecognised(tree, position, reason=reason, classification=verdict)
+        gone = _follow(position, node.no_match.then, reason=reason)
+        return dataclasses.replace(gone, classification=verdict)
     if heard.speech is not None:
         return _unrecognised(tree, position, reason="speech not accepted here")
     return _silence(tree, position)

@@ -13,7 +13,7 @@ from core import twiml_contract
 from core.voice import Languages, Line, parse_languages
 
 #: Where the IVR can hand a caller over; the code behind each lives in its own domain package.
-BRANCHES = ("emergency", "service", "desk", "status")
+BRANCHES = ("emergency", "service", "desk", "doubt", "status")
 DTMF_KEY = re.compile(r"^[0-9*#]$")
 
 

@@ -23,13 +23,14 @@ from ivr.classifier import Classification
 from ivr.config import config
 from ivr.engine import Ask, CallerInput, Handover, Position, Step
 from routing import service as routing
+from routing.bridge import DOUBT
 
 log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("ivr", __name__, url_prefix="/voice"))
 
 MAX_STEP = 1000
 #: Branches that work without the database (service requests are spooled and numbered later).
-WITHOUT_DB = frozenset({"emergency", "service", "desk"})
+WITHOUT_DB = frozenset({"emergency", "service", "desk", "doubt"})
 
 
 def _incoming_without_db() -> Response:
@@ -145,7 +146,10 @@ def _handover(call_sid: str, caller: str, step: Step, handover: Handover) -> Voi
 
 
 def _route(branch: str, verdict: Classification | None) -> str:
-    """Which route of the routing table a branch rings (the desk, for anything not urgent)."""
+    """Which route a branch rings: an emergency's category, DOUBT for a caller nothing
+    understood (the desk's people, then the emergency last resort), the desk for the rest."""
+    if branch == "doubt":
+        return DOUBT
     if branch != "emergency":
         return "desk"
     if verdict is not None and verdict.kind is Kind.EMERGENCY:

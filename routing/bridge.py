@@ -26,6 +26,10 @@ from routing.roster import DialStep
 #: DialCallStatus values with which a person may have taken the call.
 CONNECTED = frozenset({"completed", "answered"})
 DESK = "desk"
+#: A caller the front door could not understand: the desk's people answer (they hear that it may
+#: be urgent), and past them the emergency last resort, never the service desk's line; if the
+#: caller hangs up while it rings, the call-back is as urgent as an emergency's.
+DOUBT = "doubt"
 #: How long an officer has to press a key after hearing the whisper.
 SCREEN_TIMEOUT_S = 8
 MESSAGE_MAX_S = 120
@@ -222,7 +226,12 @@ def was_connected(
 
 def screen(settings: Settings, bridge: Bridge, step: int, officer: str, what: str) -> VoiceResponse:
     """What an officer hears on answering: who calls, press any key; silence hangs up."""
-    kind = "来电，转人工服务" if bridge.route == DESK else f"紧急来电，类别：{what}"
+    if bridge.route == DESK:
+        kind = "来电，转人工服务"
+    elif bridge.route == DOUBT:
+        kind = "来电，系统未能识别，可能是紧急情况"
+    else:
+        kind = f"紧急来电，类别：{what}"
     accept = url(settings, "/voice/route/accept", bridge, step=step, officer=officer)
     return _screening(accept, f"民生110{kind}，按任意键接听。")
 

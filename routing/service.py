@@ -16,9 +16,12 @@ from twilio.twiml.voice_response import VoiceResponse
 from core import db, durable, webhooks
 from core.phone import caller_e164
 from routing import bridge
-from routing.bridge import DESK, Bridge
+from routing.bridge import DESK, DOUBT, Bridge
 from routing.cache import RosterCache
 from routing.roster import ROUTE_KEYS, DialStep, plan
+
+#: What a bridge may be on: a route of the roster, or a doubtful caller (DOUBT).
+BRIDGE_ROUTES: tuple[str, ...] = (*ROUTE_KEYS, DOUBT)
 
 
 def roster_cache() -> RosterCache:
@@ -35,15 +38,16 @@ def steps_for(b: Bridge) -> tuple[DialStep, ...]:
     at = dt.datetime.fromtimestamp(b.at, dt.UTC)
     if roster is None:  # no roster anywhere: only the last resort is left
         return (DialStep(tier=-1, numbers=((last_resort or "", "last-resort"),), ring_seconds=30),)
-    return plan(roster, b.route, at, last_resort)
+    # A doubtful caller is answered by the desk's people, with the emergency last resort.
+    return plan(roster, DESK if b.route == DOUBT else b.route, at, last_resort)
 
 
 def start_bridge(
     response: VoiceResponse, call_sid: str, route: str, language: str
 ) -> VoiceResponse:
-    """Begin bridging the caller on `route` (an emergency category, or the desk)."""
+    """Begin bridging the caller on `route` (an emergency category, the desk, or DOUBT)."""
     b = Bridge(
-        route=route if route in ROUTE_KEYS else "police",
+        route=route if route in BRIDGE_ROUTES else "police",
         at=int(time.time()),
         language=language,
         version=roster_cache().version() or 0,

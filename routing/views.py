@@ -20,7 +20,6 @@ from core.db import UNREACHABLE
 from routing import bridge, callbacks, service
 from routing.bridge import Bridge
 from routing.models import BridgeAttempt
-from routing.roster import ROUTE_KEYS
 
 bp = webhooks.protect(Blueprint("routing", __name__, url_prefix="/voice"))
 
@@ -202,8 +201,8 @@ def _accepted(call_sid: str, step: int) -> bool:
 
 def _bridge_from_query() -> Bridge:
     route = request.args.get("route", "")
-    if route not in ROUTE_KEYS:
-        abort(400, description=f"route: must be one of {', '.join(ROUTE_KEYS)}")
+    if route not in service.BRIDGE_ROUTES:
+        abort(400, description=f"route: must be one of {', '.join(service.BRIDGE_ROUTES)}")
     at = _int_arg("at", 2**40)
     if abs(time.time() - at) > MAX_BRIDGE_AGE_S:
         abort(400, description="at: not a recent bridge")

@@ -26,6 +26,7 @@ from ivr.figures import answer_times
 from recordings import service as recordings
 from routing import store
 from routing.cache import RosterCache
+from routing.models import CallbackTask
 from routing.rosterfile import parse_roster
 from tests.support import TwilioSigner, call_params, gather_of, new_call_sid, path_of, said, twiml
 from tests.support.routing import DESK, FIRE, POLICE, ROSTER, BridgeCall, dial, query, rung
@@ -123,6 +124,46 @@ def test_a_busy_desk_officer_rings_the_next_one_in_order(caller: BridgeCall) -> 
     caller.respond(Digits="0")
     assert rung(caller.root) == [DESK[0]], "the desk rings one at a time"
     assert rung(caller.dial_ends("busy")) == [DESK[1]]
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_caller_nothing_understood_reaches_the_desk_told_it_may_be_urgent_then_the_110_line(
+    caller: BridgeCall, db_session: Session
+) -> None:
+    root = caller.respond(SpeechResult="嗯 那个 我 我不知道怎么说", Confidence="0.8")
+    assert root.find("Gather") is None, "no second question"
+    assert rung(root) == [DESK[0]]
+    assert query(dial(root).get("action") or "")["route"] == "doubt"
+    (element,) = list(dial(root).iter("Number"))
+    leg = call_params(
+        caller.settings,
+        CallSid=new_call_sid(),
+        ParentCallSid=caller.sid,
+        Direction="outbound-dial",
+        To=DESK[0],
+        CallStatus="in-progress",
+    )
+    whisper = gather_of(twiml(caller.twilio.post(path_of(element.get("url") or ""), leg)))
+    assert said(whisper) == [
+        ("cmn-CN", "民生110来电，系统未能识别，可能是紧急情况，按任意键接听。")
+    ]
+
+    assert rung(caller.dial_ends("no-answer")) == [DESK[1]]
+    last = caller.dial_ends("no-answer")
+    assert rung(last) == [caller.settings.fallback_number], "the emergency last resort"
+    assert caller.settings.service_desk_number not in rung(last)
+    routes = {a.route for a in store.attempts(db_session, caller.sid)}
+    assert routes == {"doubt"}
+
+
+@pytest.mark.usefixtures("roster")
+def test_a_doubtful_caller_who_hangs_up_is_called_back_first(
+    caller: BridgeCall, db_session: Session
+) -> None:
+    caller.respond(SpeechResult="嗯 那个", Confidence="0.8")
+    caller.dial_ends("no-answer", "completed")
+    (task,) = db_session.scalars(select(CallbackTask).where(CallbackTask.call_sid == caller.sid))
+    assert (task.route, task.priority) == ("doubt", 0), "as urgent as an emergency's"
 
 
 @pytest.mark.usefixtures("roster")

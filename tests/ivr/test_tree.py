@@ -36,9 +36,21 @@ def test_the_shipped_tree_is_a_single_bilingual_front_door() -> None:
     }
     assert door.keys["9"].language == "en"
     assert door.classify_speech
-    assert (door.no_input.retries, door.no_input.then.branch) == (1, "desk")
-    assert (door.no_match.retries, door.no_match.then.branch) == (1, "desk")
+    assert (door.no_input.retries, door.no_input.then.branch) == (1, "doubt")
+    assert (door.no_match.retries, door.no_match.then.branch) == (1, "doubt")
     assert [line.language for line in door.prompt["zh"]] == ["zh", "en"]
+
+
+def test_every_question_the_shipped_tree_asks_keeps_the_emergency_key() -> None:
+    # Whatever the caller is asked — first, after a silence, after an unknown key — key 1 is
+    # said, in the question's language: a caller who cannot be understood can still press it.
+    tree = load_tree(CONFIG_DIR / "ivr.yaml")
+    hint = {"zh": "按1", "en": "press 1"}
+    for name, node in tree.nodes.items():
+        for prompt in (node.prompt, node.no_input.prompt, node.no_match.prompt):
+            for language, lines in prompt.items():
+                text = " ".join(line.text for line in lines if line.language == language)
+                assert hint[language] in text, (name, language, text)
 
 
 def _set(path: str, value: Any) -> Mutation:
