@@ -14,13 +14,15 @@ import re
 
 from flask import Blueprint, Response, abort, current_app, request
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
+from calls.models import Call
 from calls.webhook import accept_call_webhook
 from cases import capture
 from cases.capture import case_number
 from cases.intake import to_the_desk
-from cases.models import UnitPinFailure
+from cases.models import CaseEvent, UnitPinFailure
 from cases.queries import CaseNotFound, get_case
 from cases.service import CaseError, apply
 from cases.units import units_for_app
@@ -70,6 +72,24 @@ def _authorised_case() -> str:
     if not _CASE.match(number) or request.args.get("call") != webhooks.params().get("CallSid"):
         abort(403, description="this step belongs to another call")
     return number
+
+
+def _call_has_ended(session: Session, call_sid: str) -> bool:
+    """Whether Twilio already reported the call's end: a step of an ended call is a replay (a
+    captured, signed request sent again) and changes nothing. Statuses only move forward, so
+    the replay's own "in-progress" cannot revive the call."""
+    status = session.scalar(select(Call.status).where(Call.call_sid == call_sid))
+    return status is not None and status.is_final
+
+
+def _recording_used(session: Session, case_id: int, recording_sid: str) -> bool:
+    """Whether the recording was already taken as this case's feedback (a one-shot step)."""
+    used = session.scalar(
+        select(func.count())
+        .select_from(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.note.contains(recording_sid))
+    )
+    return bool(used)
 
 
 @bp.post("/incoming")
@@ -192,6 +212,12 @@ def act() -> Response:
     report = accept_call_webhook()
     digit, session = webhooks.params().get("Digits", "")[:1], db.session()
     response = VoiceResponse()
+    if _call_has_ended(session, report.call_sid):
+        session.commit()
+        log.warning(
+            "unit line: a step of ended call %s for %s changes nothing", report.call_sid, number
+        )
+        return _bye(response, "本次通话已结束。再见。")
     if digit == "1":
         try:
             apply(session, number, "accept", actor=f"phone:{report.from_raw[:20]}")
@@ -266,8 +292,17 @@ def result() -> Response:
         session.commit()
         return _bye(VoiceResponse(), "没有录到反馈内容，请重新拨打。再见。")
     actor = f"phone:{report.from_raw[:20]}"
+    case = get_case(session, number)
+    # Not refused for an ended call: a unit that hangs up after recording still gets its
+    # result in (Twilio requests the action when the caller hangs up during <Record>). A
+    # recording is taken once: the same request again, even after the case was reopened,
+    # changes nothing.
+    if _recording_used(session, case.id, recording):
+        session.commit()
+        log.warning("unit line: replayed result %s for %s changes nothing", recording, number)
+        return _bye(VoiceResponse(), "已记录办结反馈，我们会回访来电人。谢谢，再见。")
     try:
-        if get_case(session, number).state is CaseState.DISPATCHED:
+        if case.state is CaseState.DISPATCHED:
             apply(session, number, "accept", actor=actor)
         apply(session, number, "resolve", actor=actor, note=f"电话反馈（录音 {recording}）")
     except CaseError as exc:

@@ -266,3 +266,86 @@ def test_a_result_recorded_on_the_second_chance_resolves_the_case(
     result = phone.run()
     assert result.exit_code == 0, "\n".join(result.transcript)
     assert get_case(db_session, number).state is CaseState.RESOLVED
+
+
+def _resolve_by_phone(contact: DutyContact, twilio: TwilioSigner, number: str) -> dict[str, str]:
+    """The contact records the result; returns the result request as Twilio posted it."""
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    record = contact.key("2").find("Record")
+    assert record is not None
+    request = {
+        "path": path_of(record.get("action") or ""),
+        **contact.params,
+        "RecordingSid": "RE" + "c" * 32,
+        "RecordingDuration": "30",
+    }
+    path = request.pop("path")
+    twiml(twilio.post(path, request))
+    return {"path": path, **request}
+
+
+def test_a_replayed_result_after_the_case_was_reopened_changes_nothing(
+    app: Flask, contact: DutyContact, twilio: TwilioSigner, number: str, db_session: Session
+) -> None:
+    captured = _resolve_by_phone(contact, twilio, number)
+    assert get_case(db_session, number).state is CaseState.RESOLVED
+    apply(
+        db_session,
+        number,
+        "reopen",
+        actor="supervisor",
+        note="caller unsatisfied",
+        tz=contact.twilio.settings.tz,
+        holidays={},
+    )
+    apply(
+        db_session,
+        number,
+        "dispatch",
+        actor="dispatcher",
+        unit_code="water_supply",
+        units=app.extensions["hotline.units"],
+    )
+    db_session.commit()
+    events_before = len(timeline(db_session, get_case(db_session, number)))
+
+    path = captured.pop("path")
+    again = twiml(twilio.post(path, captured))  # the same signed request, sent again
+
+    assert again.find("Hangup") is not None
+    db_session.expire_all()
+    case = get_case(db_session, number)
+    assert case.state is CaseState.DISPATCHED, "no PIN, no call: the replay resolves nothing"
+    assert len(timeline(db_session, case)) == events_before
+
+
+def test_a_unit_that_hangs_up_after_recording_still_gets_its_result_in(
+    contact: DutyContact, twilio: TwilioSigner, number: str, db_session: Session
+) -> None:
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    record = contact.key("2").find("Record")
+    assert record is not None
+    ended = {**contact.params, "CallStatus": "completed", "CallDuration": "60"}
+    assert twilio.post("/voice/status", ended).status_code < 300
+    params = {**ended, "RecordingSid": "RE" + "d" * 32, "RecordingDuration": "30"}
+    twiml(twilio.post(path_of(record.get("action") or ""), params))
+    db_session.expire_all()
+    assert get_case(db_session, number).state is CaseState.RESOLVED
+
+
+def test_a_replayed_key_press_of_an_ended_call_changes_nothing(
+    contact: DutyContact, twilio: TwilioSigner, number: str, db_session: Session
+) -> None:
+    contact.key(digits_of(number))
+    contact.key(PIN + "#")
+    action = gather_of(contact.root).get("action") or ""
+    ended = {**contact.params, "CallStatus": "completed", "CallDuration": "40"}
+    twilio.post("/voice/status", ended)
+
+    root = twiml(twilio.post(path_of(action), {**contact.params, "Digits": "1"}))
+
+    assert "通话已结束" in " ".join(t for _, t in said(root))
+    db_session.expire_all()
+    assert get_case(db_session, number).state is CaseState.DISPATCHED
