@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import sys
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import click
 from flask import Flask, Request, Response, abort, jsonify, request
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.session_interface = _StaffSessions()
     app.extensions["hotline.settings"] = settings
     app.json.ensure_ascii = False  # type: ignore[attr-defined] # UTF-8 JSON: 中文 stays readable
+    app.wsgi_app = _BoundedBody(app.wsgi_app)  # type: ignore[method-assign]
     if settings.proxy_hops:
         hops = settings.proxy_hops
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
@@ -101,8 +106,53 @@ def create_app(settings: Settings | None = None) -> Flask:
     for package in PACKAGES:
         package.init_app(app)
     app.before_request(_refuse_nul)
+    app.after_request(_security_headers)
     _register_error_handlers(app)
     return app
+
+
+class _BoundedBody:
+    """WSGI middleware: a chunked body (no Content-Length, so MAX_CONTENT_LENGTH cannot refuse it
+    up front, and Werkzeug would quietly parse only its first MAX_BODY_BYTES) is read here up to
+    the limit: bigger is refused with 413 before the app sees it, smaller is handed on as an
+    ordinary body of known length."""
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        # With Transfer-Encoding, any Content-Length is to be ignored (RFC 9112, 6.3).
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+            if len(body) > MAX_BODY_BYTES:
+                reason = f"the body is larger than {MAX_BODY_BYTES} bytes"
+                payload = json.dumps({"error": "Request Entity Too Large", "reason": reason})
+                start_response(
+                    "413 REQUEST ENTITY TOO LARGE",
+                    [("Content-Type", "application/json"), ("Connection", "close")],
+                )
+                return [payload.encode()]
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            environ.pop("HTTP_TRANSFER_ENCODING", None)
+            environ["wsgi.input_terminated"] = False
+        return self.wsgi_app(environ, start_response)
+
+
+#: Content-Security-Policy of everything but the console's pages (which set their own): no
+#: page of ours other than the console's loads anything or may be framed.
+_STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _security_headers(response: Response) -> Response:
+    """On every response (the console's blueprint sets a looser CSP for its own pages first):
+    no MIME sniffing, no referrer off-site, no framing, and HSTS in production."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Content-Security-Policy", _STRICT_CSP)
+    if webhooks.settings().is_production:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
 
 
 class _StaffSessions(SecureCookieSessionInterface):
@@ -129,7 +179,11 @@ def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
         code = exc.code or 500
-        return jsonify(error=exc.name, reason=exc.description), code
+        response = jsonify(error=exc.name, reason=exc.description)
+        for name, value in exc.get_headers():  # `Allow` on a 405, `Retry-After` on a 429
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response, code
 
     @app.errorhandler(BadWebhook)
     def bad_webhook(exc: BadWebhook) -> tuple[Response, int]:
