@@ -30,7 +30,7 @@ import staff
 import surveys
 from config.files import ConfigFileError
 from config.settings import Settings, SettingsError
-from core import durable, webhooks
+from core import durable, limits, webhooks
 from core.webhooks import BadWebhook
 from ivr import twiml as ivr_twiml
 from routing import bridge as routing_bridge
@@ -75,6 +75,15 @@ PACKAGES = (
     open311,
 )
 
+#: Who may do how much (core/limits.py; the figures are settings): city apps filing through
+#: Open311 by key and by address, API writes by token, console logins by address.
+LIMITS = (
+    limits.Rule("rate_limit_open311_key", "open311.create_request", limits.form_field("api_key")),
+    limits.Rule("rate_limit_open311_address", "open311.create_request", limits.client_address),
+    limits.Rule("rate_limit_api_writes", "api_v1.", limits.bearer_token),
+    limits.Rule("rate_limit_login", "console.login", limits.client_address),
+)
+
 #: Twilio's webhooks are a few KiB; anything bigger is refused before it is parsed.
 MAX_BODY_BYTES = 64 * 1024
 
@@ -105,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     for package in PACKAGES:
         package.init_app(app)
+    limits.init_app(app, LIMITS)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     _register_error_handlers(app)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -115,6 +116,17 @@ class Settings:
     survey_file: Path = CONFIG_DIR / "survey.yaml"
     #: How many reverse proxies in front of the app set X-Forwarded-* (0: trust none).
     proxy_hops: int = 0
+    #: Rate limits (limits' notation: "N per minute", several joined by ";"). Open311 filings
+    #: per API key and per client address, API writes per user, console logins per address.
+    rate_limit_open311_key: str = "30 per minute;300 per hour"
+    rate_limit_open311_address: str = "60 per minute;600 per hour"
+    rate_limit_api_writes: str = "120 per minute"
+    rate_limit_login: str = "10 per minute;60 per hour"
+    #: Where the limits count: "memory://" (one process; the embedded default) or a Redis URL
+    #: (unset: REDIS_URL if set, else memory).
+    rate_limit_storage: str | None = None
+    #: Texts the hotline sends to one number in 24 hours at most (no client can make it spam).
+    sms_daily_limit_per_number: int = 10
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -182,7 +194,12 @@ class Settings:
 
 _BOOLEANS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 #: Whole-number settings and their allowed range.
-_INT_RANGES = {"proxy_hops": (0, 5), "db_timeout_s": (1, 10), "job_lease_s": (1, 86400)}
+_INT_RANGES = {
+    "proxy_hops": (0, 5),
+    "db_timeout_s": (1, 10),
+    "job_lease_s": (1, 86400),
+    "sms_daily_limit_per_number": (1, 1000),
+}
 
 _ENV_NAMES = {
     "env": "HOTLINE_ENV",
@@ -215,6 +232,12 @@ _ENV_NAMES = {
     "units_file": "UNITS_FILE",
     "survey_file": "SURVEY_FILE",
     "proxy_hops": "PROXY_HOPS",
+    "rate_limit_open311_key": "RATE_LIMIT_OPEN311_KEY",
+    "rate_limit_open311_address": "RATE_LIMIT_OPEN311_ADDRESS",
+    "rate_limit_api_writes": "RATE_LIMIT_API_WRITES",
+    "rate_limit_login": "RATE_LIMIT_LOGIN",
+    "rate_limit_storage": "RATE_LIMIT_STORAGE",
+    "sms_daily_limit_per_number": "SMS_DAILY_LIMIT_PER_NUMBER",
     "log_level": "LOG_LEVEL",
 }
 
@@ -291,6 +314,18 @@ def _validate(s: Settings) -> None:
         _check_url(s.twilio_api_base_url, "twilio_api_base_url", fail, schemes={"http", "https"})
     if s.redis_url is not None:
         _check_url(s.redis_url, "redis_url", fail, schemes={"redis", "rediss", "unix"})
+    if s.rate_limit_storage is not None and s.rate_limit_storage != "memory://":
+        _check_url(s.rate_limit_storage, "rate_limit_storage", fail, schemes={"redis", "rediss"})
+    for field in (
+        "rate_limit_open311_key",
+        "rate_limit_open311_address",
+        "rate_limit_api_writes",
+        "rate_limit_login",
+    ):
+        try:
+            parse_many(getattr(s, field))
+        except ValueError:
+            raise fail(field, "must read like '30 per minute;300 per hour'") from None
 
     try:
         ZoneInfo(s.timezone)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_request_context, request
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -128,7 +128,7 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_on_connect)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; let SQLAlchemy
         # emit BEGIN itself (the documented recipe), so nested transactions really nest.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(_sqlite_begin()))
         return engine
     # No pre-ping: it costs a round trip on every checkout (twice per webhook; 14% of a worker's
     # time under `hotline bench`). A connection that died is found on its first use instead:
@@ -146,6 +146,25 @@ def make_engine(
         connect_args["options"] = f"{existing} -c statement_timeout={timeout_s * 1000}".strip()
     kwargs.setdefault("connect_args", connect_args)
     return create_engine(parsed, **kwargs)
+
+
+#: Requests that only read: their SQLite transactions stay deferred (readers never block in WAL).
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _sqlite_begin() -> str:
+    """How a SQLite transaction starts: as a writer (BEGIN IMMEDIATE) unless it serves a request
+    that only reads.
+
+    A deferred transaction that has read cannot start writing once another connection
+    committed: SQLite answers "database is locked" at once, without waiting, and the request
+    fails. One that begins IMMEDIATE takes the write lock first and, while another writer holds
+    it, waits its turn (the busy timeout), so concurrent writers queue instead of failing. Jobs
+    and commands (no request) write too, and begin the same way.
+    """
+    if has_request_context() and request.method in _READ_METHODS:
+        return "BEGIN"
+    return "BEGIN IMMEDIATE"
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -12,13 +12,14 @@ only in a text.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import re
 from typing import Any
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from werkzeug.datastructures import MultiDict
@@ -121,6 +122,9 @@ def schedule_sms(
         reason = "not a mobile number"
     elif not twilio_rest.configured(settings):
         reason = "Twilio is not configured (no account or API to send with)"
+    elif _sent_today(session, to, key, now) >= settings.sms_daily_limit_per_number:
+        # Whoever files requests, the hotline never becomes a way to flood someone's phone.
+        reason = f"daily limit: {settings.sms_daily_limit_per_number} texts to this number"
     insert_if_missing(
         session,
         SmsMessage,
@@ -145,6 +149,21 @@ def schedule_sms(
     payload = {"key": key, "to": to, "body": body[:MAX_BODY]}
     jobs.push_later(jobs.schedule(session, SEND, key, payload, max_attempts=SEND_TRIES))
     return True
+
+
+def _sent_today(session: Session, to: str, key: str, now: dt.datetime) -> int:
+    """Texts queued or sent to `to` in the last 24 hours (refused ones and `key` not counted)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(SmsMessage)
+        .where(
+            SmsMessage.to_number == (to or "")[:16],
+            SmsMessage.created_at > now - dt.timedelta(days=1),
+            SmsMessage.status != REFUSED,
+            SmsMessage.key != key,
+        )
+    )
+    return int(count or 0)
 
 
 def messages_of_case(session: Session, case_number: str) -> list[SmsMessage]:

@@ -173,6 +173,19 @@ def test_a_landline_gets_no_text_and_the_row_says_why(
     assert sms_jobs(db_session) == []
 
 
+def test_one_number_gets_at_most_the_daily_limit_of_texts(
+    app: Flask, db_session: Session, settings: Settings, fake: FakeTwilio
+) -> None:
+    use(app, settings, twilio_api_base_url=fake.base, sms_daily_limit_per_number=3)
+    queued = [schedule(app, db_session, key=f"case-received:MS-{n}") for n in range(5)]
+    assert queued == [True, True, True, False, False]
+    assert schedule(app, db_session, key="case-received:MS-0") is True, "a retry is not a new text"
+    row = message(db_session, "case-received:MS-3")
+    assert (row.status, row.error) == ("refused", "daily limit: 3 texts to this number")
+    assert len(sms_jobs(db_session)) == 3
+    assert schedule(app, db_session, key="case-received:MS-9", to="+8613800138999") is True
+
+
 # ---------------------------------------------------------------------------------- sending
 
 

@@ -1,0 +1,131 @@
+"""The embedded default under a small city's load: many writers at once, not one 500.
+
+Eight clients write at the same time through Open311 (city apps filing requests), the JSON API
+(a unit system dispatching) and the console (dispatchers logging in and acting), against a
+database of their own that really commits — on SQLite, where a deferred transaction that has
+read cannot start writing once another connection committed ("database is locked" at once),
+and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from app import create_app
+from cases.models import Case
+from core import db, migrate
+from staff.models import Role
+from tests.support import make_settings
+from tests.support.staff import PASSWORD, add_user, bearer, csrf_of, token_for
+
+THREADS_PER_KIND = {"open311": 4, "api": 2, "console": 2}
+REQUESTS_EACH = 6
+
+
+@pytest.fixture
+def committing_app(empty_url: str, tmp_path: Path) -> Iterator[Flask]:
+    migrate.upgrade(migrate.alembic_config(url=empty_url))
+    lots = "10000 per minute"  # this test is about the database, not the rate limits
+    settings = make_settings(
+        empty_url,
+        tmp_path,
+        rate_limit_open311_key=lots,
+        rate_limit_open311_address=lots,
+        rate_limit_api_writes=lots,
+        rate_limit_login=lots,
+    )
+    app = create_app(settings)
+    yield app
+    db.database(app).engine.dispose()
+
+
+def _open311(key: str) -> Callable[[FlaskClient, int], int]:
+    def post(client: FlaskClient, i: int) -> int:
+        form = {
+            "api_key": key,
+            "service_code": "city_management",
+            "description": f"路灯不亮 {i}",
+            "lat": "27.3375",
+            "long": "117.4921",
+            "phone": "13800138000",
+        }
+        return client.post("/open311/v2/requests.json", data=form).status_code
+
+    return post
+
+
+def _api(token: str, numbers: list[str]) -> Callable[[FlaskClient, int], int]:
+    def post(client: FlaskClient, i: int) -> int:
+        body = {"action": "dispatch", "unit": "city_management"}
+        url = f"/api/v1/cases/{numbers[i % len(numbers)]}/actions"
+        return client.post(url, json=body, headers=bearer(token)).status_code
+
+    return post
+
+
+def _console(username: str, numbers: list[str]) -> Callable[[FlaskClient, int], int]:
+    def post(client: FlaskClient, i: int) -> int:
+        login = client.post(
+            "/console/login",
+            data={"username": username, "password": PASSWORD, "csrf": csrf_of(client)},
+        )
+        if login.status_code >= 500:
+            return login.status_code
+        number = numbers[(i + 3) % len(numbers)]
+        token = csrf_of(client, f"/console/cases/{number}")
+        form = {"action": "dispatch", "unit": "city_management", "csrf": token}
+        return client.post(f"/console/cases/{number}/act", data=form).status_code
+
+    return post
+
+
+def test_eight_concurrent_writers_get_no_500(committing_app: Flask) -> None:
+    app = committing_app
+    with app.app_context():
+        session = db.session()
+        key = token_for(session, add_user(session, "city-app", Role.CLIENT))
+        api_token = token_for(session, add_user(session, "unit-system", Role.DISPATCHER))
+        for n in range(THREADS_PER_KIND["console"]):
+            add_user(session, f"disp{n}", Role.DISPATCHER)
+        session.commit()
+    seed = app.test_client()
+    numbers = []
+    for i in range(6):
+        answer = _open311(key)(seed, 1000 + i)
+        assert answer == 201
+    with app.app_context():
+        numbers = list(db.session().scalars(select(Case.number).order_by(Case.id)))
+
+    work: list[Callable[[FlaskClient, int], int]] = [_open311(key)] * THREADS_PER_KIND["open311"]
+    work += [_api(api_token, numbers)] * THREADS_PER_KIND["api"]
+    work += [_console(f"disp{n}", numbers) for n in range(THREADS_PER_KIND["console"])]
+    assert len(work) >= 8
+    statuses: list[int] = []
+    lock, barrier = threading.Lock(), threading.Barrier(len(work))
+
+    def run(job: Callable[[FlaskClient, int], int]) -> None:
+        client = app.test_client()
+        barrier.wait()
+        for i in range(REQUESTS_EACH):
+            status = job(client, i)
+            with lock:
+                statuses.append(status)
+
+    threads = [threading.Thread(target=run, args=(job,)) for job in work]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    assert len(statuses) == len(work) * REQUESTS_EACH
+    assert [s for s in statuses if s >= 500] == [], sorted(statuses)
+    with app.app_context():
+        filed = db.session().scalar(select(func.count()).select_from(Case))
+    assert filed == 6 + THREADS_PER_KIND["open311"] * REQUESTS_EACH, "every request kept"
