@@ -82,11 +82,10 @@ def add(
 @users_cli.command("list")
 def list_users() -> None:
     """Accounts with role, unit and state."""
-    now = utcnow()
     for u in db.session().scalars(select(StaffUser).order_by(StaffUser.username)):
         state = "disabled" if u.disabled else ""
-        if u.locked_until and u.locked_until > now:
-            state = f"locked until {u.locked_until.astimezone(settings().tz):%H:%M}"
+        if u.failed_logins:
+            state = f"{state} {u.failed_logins} wrong password(s) since the last login".strip()
         click.echo(f"{u.username:<20} {u.role.value:<11} {u.unit_code or '-':<20} {state}")
 
 
@@ -94,7 +93,7 @@ def list_users() -> None:
 @click.argument("username")
 @click.password_option()
 def passwd(username: str, password: str) -> None:
-    """Set a new password (ends the user's sessions, lifts a lock-out)."""
+    """Set a new password (ends the user's sessions, clears the wrong-password count)."""
     user = _user(username)
     try:
         user.password_hash = hash_password(password)
@@ -109,11 +108,12 @@ def passwd(username: str, password: str) -> None:
 @users_cli.command("unlock")
 @click.argument("username")
 def unlock(username: str) -> None:
-    """Lift a lock-out after failed logins."""
+    """Clear the count of wrong passwords (accounts are not locked by them: logins are
+    rate-limited by address instead)."""
     user = _user(username)
     user.failed_logins, user.locked_until = 0, None
     db.session().commit()
-    click.echo(f"{username} unlocked")
+    click.echo(f"{username}: wrong-password count cleared")
 
 
 @users_cli.command("disable")

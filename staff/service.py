@@ -2,10 +2,12 @@
 may do.
 
 Passwords are kept as scrypt hashes (werkzeug), API tokens as SHA-256 digests; neither is ever
-logged. Five wrong passwords in a row lock an account for 15 minutes (the answer is the same
-whether the password was right or not while it is locked). Functions that read or write take the
-request's `session` and flush, never commit: the caller commits once (a refused login too, so
-that its count and a lock-out hold).
+logged. Password guessing is slowed by address (the console's login is rate-limited, app.py
+LIMITS), never by locking the account: a lock an attacker can hold would keep the dispatchers
+out during an incident. A refused login answers the same, in the same time, whether the name
+exists or not; wrong passwords are counted on the account (`hotline users list` shows them).
+Functions that read or write take the request's `session` and flush, never commit: the caller
+commits once (a refused login too, so that its count holds).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from staff.models import ApiToken, Role, StaffUser
 
 log = logging.getLogger(__name__)
 
+#: Every so many wrong passwords in a row, a warning is logged (the account stays open).
 MAX_FAILURES = 5
-LOCKOUT = dt.timedelta(minutes=15)
 MIN_PASSWORD = 10
 #: What each role may do to a case.
 #: Roles that see the center's whole picture (board, every case, roster, figures).
@@ -60,8 +62,7 @@ def authenticate(
 ) -> StaffUser:
     """The user, if the password is right and the account open; else LoginError.
 
-    A wrong password is counted (and the fifth locks the account) before LoginError is raised:
-    the caller commits either way."""
+    A wrong password is counted before LoginError is raised: the caller commits either way."""
     now = now or utcnow()
     user = session.scalar(
         select(StaffUser).where(StaffUser.username == username.strip()[:64]).with_for_update()
@@ -69,17 +70,10 @@ def authenticate(
     if user is None or user.role is Role.CLIENT:
         check_password_hash(_DUMMY_HASH, password)  # the same time as a real check
         raise LoginError("wrong username or password")
-    if user.locked_until is not None and user.locked_until > now:
-        raise LoginError(
-            f"too many failed logins: locked for {_minutes(user.locked_until - now)} more minutes"
-        )
     if not user.password_hash or not check_password_hash(user.password_hash, password):
         user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until, user.failed_logins = now + LOCKOUT, 0
-            log.warning("console: %s locked after %d failed logins", user.username, MAX_FAILURES)
-            session.flush()
-            raise LoginError(f"too many failed logins: locked for {_minutes(LOCKOUT)} minutes")
+        if user.failed_logins % MAX_FAILURES == 0:
+            log.warning("console: %d failed logins for %s", user.failed_logins, user.username)
         session.flush()
         raise LoginError("wrong username or password")
     if user.disabled:
@@ -88,9 +82,6 @@ def authenticate(
     session.flush()
     return user
 
-
-def _minutes(delta: dt.timedelta) -> int:
-    return max(1, int(delta.total_seconds() + 59) // 60)
 
 
 # ---------------------------------------------------------------------------------- tokens

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 bp = webhooks.protect(Blueprint("unitline", __name__, url_prefix="/voice/units"))
 
 MAX_TRIES = 3
-#: Wrong PINs for one unit, over all calls, that lock its line for the rest of the window.
+#: Wrong PINs for one unit from one calling number that stop that number for the window.
 LOCK_AFTER = 10
 LOCK_WINDOW = dt.timedelta(hours=24)
 _CASE = re.compile(r"^MS-\d{8}-\d{4,6}$")
@@ -147,15 +147,21 @@ def pin() -> Response:
         abort(400, description=f"case: unknown case {number[:32]!r}")
     unit = units_for_app(current_app).get(found.unit_code or "")
     since = utcnow() - LOCK_WINDOW
+    # Counted per calling number: someone guessing from their phone is stopped, and can never
+    # lock the unit's own phones out of its line.
     failures = session.scalar(
         select(func.count())
         .select_from(UnitPinFailure)
-        .where(UnitPinFailure.unit_code == (found.unit_code or ""), UnitPinFailure.at >= since)
+        .where(
+            UnitPinFailure.unit_code == (found.unit_code or ""),
+            UnitPinFailure.caller == report.from_raw[:64],
+            UnitPinFailure.at >= since,
+        )
     )
     if (failures or 0) >= LOCK_AFTER:
         session.commit()
-        log.warning("unit line: %s is locked after %d wrong PINs", found.unit_code, failures)
-        return _bye(VoiceResponse(), "该单位的反馈专线因多次密码错误已暂时锁定，请联系服务中心。")
+        log.warning("unit line: %d wrong PINs for %s from one number", failures, found.unit_code)
+        return _bye(VoiceResponse(), "您的号码因多次密码错误已暂时不能反馈，请联系服务中心。")
     if unit is None or not unit.check_pin(webhooks.params().get("Digits", "").strip().rstrip("#")):
         session.add(
             UnitPinFailure(
