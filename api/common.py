@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException
 from cases import access
 from cases.models import Case
 from core import db
+from core.inputs import BadInput, whole_number
 from staff import service as staff
 from staff.models import Role, StaffUser
 from staff.service import CENTER
@@ -67,18 +68,22 @@ def center_or_unit_case(case: Case | None) -> None:
 
 
 def page_args() -> tuple[int, int]:
+    """The page a list asks for: ?limit= (1 to MAX_LIMIT, 50) and ?offset= (0 to MAX_OFFSET)."""
     limit = int_arg("limit", 50, 1, MAX_LIMIT)
     offset = int_arg("offset", 0, 0, MAX_OFFSET)
     return limit, offset
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:
+    """The query parameter `name` as a whole number in [low, high] (ASCII digits only, read by
+    core.inputs.whole_number), `default` when it is absent; anything else is a 400."""
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        abort(400, description=f"{name}: a whole number from {low} to {high}")
-    return int(raw)
+    try:
+        return whole_number(raw, name, low, high)
+    except BadInput as exc:
+        abort(400, description=str(exc))
 
 
 def paged(items: list[dict[str, Any]], limit: int, offset: int) -> Response:

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 
 from calls.models import Call, CallDirection, CallEvent, CallStatus
 from core.db import utcnow
+from core.inputs import BadInput, whole_number
 from core.phone import caller_e164
 from core.webhooks import ACCOUNT_SID_RE, CALL_SID_RE, BadWebhook
 
@@ -56,12 +57,7 @@ class CallReport:
         for name, value in (("From", from_raw), ("To", to_raw)):
             if len(value) > MAX_RAW_NUMBER:
                 raise BadWebhook(f"{name}: longer than {MAX_RAW_NUMBER} characters")
-        duration = params.get("CallDuration") or None
-        duration_s = None
-        if duration is not None:
-            if not duration.isascii() or not duration.isdigit() or int(duration) > MAX_DURATION_S:
-                raise BadWebhook("CallDuration: expected a whole number of seconds")
-            duration_s = int(duration)
+        duration_s = _duration(params.get("CallDuration") or None)
         return cls(
             call_sid=call_sid,
             account_sid=account,
@@ -72,6 +68,17 @@ class CallReport:
             parent_call_sid=parent,
             duration_s=duration_s,
         )
+
+
+def _duration(raw: str | None) -> int | None:
+    """Twilio's CallDuration: absent (None), or whole seconds up to MAX_DURATION_S written with
+    ASCII digits (core.inputs.whole_number); anything else raises BadWebhook."""
+    if raw is None:
+        return None
+    try:
+        return whole_number(raw, "CallDuration", 0, MAX_DURATION_S)
+    except BadInput:
+        raise BadWebhook("CallDuration: expected a whole number of seconds") from None
 
 
 def _required(params: MultiDict[str, str], name: str) -> str:

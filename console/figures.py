@@ -21,6 +21,7 @@ from cases.models import Case
 from cases.workflow import OPEN_STATES_ORDERED
 from core import db
 from core.db import utcnow
+from core.inputs import BadInput, day
 from core.webhooks import settings
 from ivr.figures import answer_times
 from providers.models import Provider, ProviderComplaint
@@ -200,17 +201,20 @@ def _quantile(values: list[float], q: float) -> float | None:
 
 
 def period() -> tuple[dt.date, dt.date, dt.datetime, dt.datetime]:
-    """The chosen local days (?from=YYYY-MM-DD&to=…; default the last 7 days) and their span."""
+    """The chosen local days (?from=YYYY-MM-DD&to=…; default the last 7 days) and their span.
+
+    The days are read by core.inputs.day (ASCII ISO dates only); a malformed or absurd one, a
+    period that runs backwards or spans more than a year is a 400."""
     tz = settings().tz
     today = dt.datetime.now(tz).date()
     first, last = today - dt.timedelta(days=6), today
     try:
         if request.args.get("from"):
-            first = dt.date.fromisoformat(request.args["from"])
+            first = day(request.args["from"], "from")
         if request.args.get("to"):
-            last = dt.date.fromisoformat(request.args["to"])
-    except ValueError:
-        abort(400, description="from and to are dates like 2026-11-25")
+            last = day(request.args["to"], "to")
+    except BadInput as exc:
+        abort(400, description=str(exc))
     if last < first or (last - first).days > 366 or first.year < 2000 or last.year > 2100:
         abort(400, description="the period must run forwards, within 2000–2100, for at most a year")
     start = dt.datetime.combine(first, dt.time(), tz)

@@ -17,6 +17,7 @@ from calls.webhook import accept_call_webhook
 from cases import capture, progress
 from core import db, durable, webhooks
 from core.categories import Kind
+from core.inputs import BadInput, whole_number
 from core.phone import caller_e164, mask
 from ivr import engine, service, twiml
 from ivr.classifier import Classification
@@ -158,7 +159,9 @@ def _route(branch: str, verdict: Classification | None) -> str:
 
 
 def _query_int(name: str, maximum: int) -> int:
-    raw = request.args.get(name, "")
-    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+    """The query parameter `name` as a whole number from 0 to `maximum` (ASCII digits, read by
+    core.inputs.whole_number); missing or anything else is a 400."""
+    try:
+        return whole_number(request.args.get(name, ""), name, 0, maximum)
+    except BadInput:
         abort(400, description=f"{name}: must be a whole number from 0 to {maximum}")
-    return int(raw)

@@ -17,6 +17,7 @@ from calls.durable import accept_call_durably, call_report, webhook_record
 from calls.models import CallStatus
 from core import categories, db, durable, webhooks
 from core.db import UNREACHABLE
+from core.inputs import BadInput, digits_or_none, whole_number
 from routing import bridge, callbacks, service
 from routing.bridge import Bridge
 from routing.models import BridgeAttempt
@@ -212,17 +213,19 @@ def _bridge_from_query() -> Bridge:
         route=route,
         at=at,
         language="en" if language == "en" else "zh",
-        version=int(version) if version.isdigit() and len(version) < 10 else 0,
+        version=digits_or_none(version, 9) or 0,
     )
 
 
 def _int_arg(name: str, maximum: int) -> int:
-    raw = request.args.get(name, "")
-    if not raw.isascii() or not raw.isdigit() or int(raw) > maximum:
+    """The query parameter `name` as a whole number from 0 to `maximum` (ASCII digits, read by
+    core.inputs.whole_number); missing or anything else is a 400."""
+    try:
+        return whole_number(request.args.get(name, ""), name, 0, maximum)
+    except BadInput:
         abort(400, description=f"{name}: must be a whole number from 0 to {maximum}")
-    return int(raw)
 
 
 def _seconds(raw: str | None) -> int | None:
-    raw = (raw or "").strip()
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 7 else None
+    """A duration Twilio reports (up to 6 ASCII digits, spaces around ignored), else None."""
+    return digits_or_none((raw or "").strip(), 6)

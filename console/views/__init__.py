@@ -11,9 +11,6 @@ modules (board, figures, display, auth).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from flask import Flask
 
 from console import auth, display
@@ -27,10 +24,4 @@ PAGES = (login, board, cases, callbacks, roster, figures)
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["bars"] = display.bars
-    app.jinja_env.filters["reject_page"] = _reject_page
     app.permanent_session_lifetime = auth.SESSION_LIFETIME
-
-
-def _reject_page(args: Mapping[str, Any]) -> dict[str, Any]:
-    """A page's query arguments without `page` (for the pager's links)."""
-    return {k: v for k, v in args.items() if k != "page"}

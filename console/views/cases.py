@@ -16,7 +16,7 @@ from cases.workflow import Action, CaseError, CaseState, allowed_actions
 from console.auth import console_user, login_required
 from console.display import categories, units
 from console.i18n import t
-from console.views.common import bp
+from console.views.common import bp, page_number, pager_args
 from core import db
 from core.calendar import stored_holidays
 from core.db import utcnow
@@ -29,6 +29,8 @@ from surveys.models import SurveyAnswer
 from surveys.service import surveys_of
 
 PAGE = 50
+#: The list's filters: all that its pager's links carry besides the page.
+CASE_FILTERS = ("state", "category", "unit", "overdue")
 
 
 @bp.get("/cases")
@@ -44,7 +46,7 @@ def case_list() -> Any:
     if user.role is Role.UNIT:
         unit = user.unit_code or "(no unit)"
     overdue = True if request.args.get("overdue") == "1" else None
-    page = max(1, _int(request.args.get("page"), 1))
+    page = page_number(request.args.get("page"))
     rows = queries.list_cases(
         db.session(),
         state=state,
@@ -64,11 +66,8 @@ def case_list() -> Any:
         units=units(),
         now=utcnow(),
         chosen={"state": state, "category": category, "unit": unit, "overdue": overdue},
+        pager=pager_args(request.args, CASE_FILTERS),
     )
-
-
-def _int(raw: str | None, default: int) -> int:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 7 else default
 
 
 def _visible_case(number: str) -> Case:

@@ -3,15 +3,17 @@ the error page and the helpers the templates call (console.display)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, render_template
+from flask import Blueprint, Response, abort, render_template
 from werkzeug.exceptions import HTTPException
 
 from console import auth, display
 from console.auth import console_user
 from console.i18n import language, t
 from core import db
+from core.inputs import BadInput, whole_number
 from staff.models import Role
 from staff.service import CENTER
 
@@ -24,6 +26,29 @@ bp = Blueprint(
     static_folder="static",
     static_url_path="/static",
 )
+
+
+#: The highest page number a list accepts (50 rows a page: a million rows deep).
+MAX_PAGE = 20_000
+
+
+def page_number(raw: str | None) -> int:
+    """The page a list asks for (?page=): 1 when absent or empty; else a whole number from 1 to
+    MAX_PAGE in ASCII digits (core.inputs.whole_number), and anything else (`²`, `-1`, `1e3`,
+    `５`, too deep) is a 400 with the reason, not a silent page 1."""
+    if not raw:
+        return 1
+    try:
+        return whole_number(raw, "page", 1, MAX_PAGE)
+    except BadInput as exc:
+        abort(400, description=str(exc))
+
+
+def pager_args(args: Mapping[str, str], filters: Iterable[str]) -> dict[str, str]:
+    """The arguments a pager's links carry: only the page's own `filters` that the request
+    set (an allow-list: never `page` itself, nor `url_for`'s `_external`, `_scheme`,
+    `_anchor`, `_method` or `endpoint`, which a query string must not steer)."""
+    return {name: args[name] for name in filters if args.get(name)}
 
 
 @bp.before_request

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from flask import redirect, render_template, request, session, url_for
 
@@ -31,9 +32,24 @@ def login() -> Any:
             db.session().commit()
             auth.start_session(user)
             target = request.args.get("next", "")
-            safe = target.startswith("/console/") and not target.startswith("//")
-            return redirect(target if safe else url_for("console.home"))
+            return redirect(target if safe_next(target) else url_for("console.home"))
     return render_template("console/login.html", error=error), 401 if error else 200
+
+
+def safe_next(target: str) -> bool:
+    """Whether `target` (the ?next= the login page was sent to) may be redirected to after a
+    login: a path of this site under /console/, with printable characters only (no control
+    characters, CR/LF or spaces), no backslash, no scheme or host (`//evil`, `/\\evil`,
+    `https:…`), no empty or dot segments (`/console//x`, `/console/../x`, `%2e%2e`)."""
+    if not target.startswith("/console/") or "\\" in target:
+        return False
+    if not target.isprintable() or any(c.isspace() for c in target):
+        return False
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return False
+    segments = parts.path.split("/")[2:]  # after "", "console"
+    return all(unquote(s) not in {".", ".."} for s in segments) and "//" not in parts.path
 
 
 @bp.post("/logout")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from flask import Flask
 from flask.testing import FlaskClient
@@ -129,3 +130,59 @@ def test_a_unit_given_to_an_action_that_takes_none_is_a_bad_request(
     )
     assert response.status_code == 400
     assert response.get_json()["reason"] == "unit: only dispatch takes a unit, not escalate"
+
+
+#: Numbers Python's int() or str.isdigit() would take and the API must not.
+GARBLED = ["²", "٣", "５", "-1", "1e3", "99999999999999999999", "", " 5"]
+
+
+@pytest.mark.parametrize("value", GARBLED)
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/api/v1/cases", "limit"),
+        ("/api/v1/cases", "offset"),
+        ("/api/v1/calls", "limit"),
+        ("/api/v1/calls", "offset"),
+        ("/api/v1/calls", "hours"),
+        ("/api/v1/surveys", "limit"),
+        ("/api/v1/surveys", "offset"),
+    ],
+)
+def test_a_garbled_number_in_the_query_is_a_json_400(
+    client: FlaskClient, db_session: Session, path: str, name: str, value: str
+) -> None:
+    admin = token_for(db_session, add_user(db_session, "root", Role.ADMIN))
+    response = client.get(path, query_string={name: value}, headers=bearer(admin))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    body = response.get_json()
+    assert body["error"] == "Bad Request"
+    assert body["reason"].startswith(f"{name}: a whole number from ")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "²",
+        "٣",
+        "５",
+        "-1",
+        "1e3",
+        "99999999999999999999",
+        "2026-13-01",
+        "0001-01-01",
+        "9999-12-31",
+        "２０２６-11-01",
+        "20261101",
+        "2026-11-01T00:00",
+    ],
+)
+@pytest.mark.parametrize("name", ["from", "to"])
+def test_a_garbled_date_of_the_figures_is_a_json_400(
+    client: FlaskClient, db_session: Session, name: str, value: str
+) -> None:
+    admin = token_for(db_session, add_user(db_session, "root", Role.ADMIN))
+    response = client.get("/api/v1/figures", query_string={name: value}, headers=bearer(admin))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert response.get_json()["error"] == "Bad Request"
+    assert response.get_json()["reason"]

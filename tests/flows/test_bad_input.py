@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from urllib.parse import urlencode
+
 import pytest
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, given
@@ -183,3 +186,88 @@ def test_arbitrary_parameters_never_cause_a_server_error(
         assert after == before, "a refused webhook wrote nothing"
     else:
         assert after[1] == (before[1] or 0) + 1, "an accepted webhook is logged once"
+
+
+#: What Python's int() or str.isdigit() take for a number and a public interface must not: a
+#: superscript, Arabic-Indic and full-width digits, a sign, an exponent, a 20-digit number.
+GARBLED = ["²", "٣", "５", "-1", "1e3", "99999999999999999999"]
+
+
+def _bridge_query(**values: str) -> str:
+    query = {"route": "fire", "at": str(int(time.time())), "step": "0", **values}
+    return urlencode(query)
+
+
+@pytest.mark.parametrize("value", GARBLED)
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/voice/ivr/gather?{step}", "step: must be a whole number"),
+        ("/voice/route/dialed?{bridge_step}", "step: must be a whole number"),
+        ("/voice/route/dialed?{bridge_at}", "at: must be a whole number"),
+        ("/voice/route/screen?{bridge_step}", "step: must be a whole number"),
+        ("/voice/route/accept?{bridge_step}", "step: must be a whole number"),
+    ],
+)
+def test_garbled_numbers_in_a_webhook_url_are_a_400(
+    twilio: TwilioSigner, settings: Settings, path: str, expected: str, value: str
+) -> None:
+    url = path.format(
+        step=urlencode({"step": value}),
+        bridge_step=_bridge_query(step=value),
+        bridge_at=_bridge_query(at=value),
+    )
+    response = twilio.post(url, call_params(settings, DialCallStatus="no-answer"))
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert reason(response).startswith(expected)
+
+
+@pytest.mark.parametrize("value", GARBLED)
+def test_a_garbled_call_duration_is_refused(
+    twilio: TwilioSigner, settings: Settings, db_session: Session, value: str
+) -> None:
+    response = twilio.post("/voice/status", call_params(settings, CallDuration=value))
+    assert response.status_code == 400
+    assert reason(response).startswith("CallDuration: expected")
+    assert counts(db_session) == (0, 0)
+
+
+@pytest.mark.parametrize("value", GARBLED)
+@pytest.mark.parametrize("name", ["v", "DialCallDuration"])
+def test_garbled_optional_numbers_of_a_bridge_are_ignored(
+    twilio: TwilioSigner, settings: Settings, name: str, value: str
+) -> None:
+    at = str(int(time.time()))  # one bridge for both calls: the answers may carry it
+
+    def dialed(garbled: str) -> tuple[int, bytes]:
+        params = call_params(settings, DialCallStatus="no-answer")
+        query = _bridge_query(at=at, v="0")
+        if name == "v":
+            query = _bridge_query(at=at, v=garbled)
+        else:
+            params[name] = garbled
+        response = twilio.post(f"/voice/route/dialed?{query}", params)
+        return response.status_code, response.get_data()
+
+    garbled, plain = dialed(value), dialed("0")
+    assert garbled[0] < 500
+    assert garbled == plain, "a garbled optional number is ignored: the same answer"
+
+
+@pytest.mark.parametrize("value", GARBLED)
+def test_a_garbled_message_id_of_a_delivery_report_is_ignored(
+    twilio: TwilioSigner, settings: Settings, value: str
+) -> None:
+    sid = "SM" + "0" * 32
+    params = {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": settings.twilio_account_sid,
+        "MessageStatus": "delivered",
+        "SmsStatus": "delivered",
+        "From": settings.hotline_number,
+        "To": "+8613800138000",
+        "ApiVersion": "2010-04-01",
+    }
+    response = twilio.post(f"/voice/sms-status?{urlencode({'m': value})}", params)
+    assert response.status_code == 200, "an unknown message: nothing to record, not an error"
