@@ -20,6 +20,7 @@ LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 #: U+FFFE and U+FFFF. (C1 controls are legal XML but invisible: removed too.)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,20})?")
 
 
 class BadInput(ValueError):
@@ -31,6 +32,18 @@ def whole_number(raw: str, name: str, low: int, high: int) -> int:
     if len(raw) > len(str(high)) or not _ASCII_DIGITS.fullmatch(raw) or not low <= int(raw) <= high:
         raise BadInput(f"{name}: a whole number from {low} to {high}")
     return int(raw)
+
+
+def decimal(raw: str, name: str, low: float, high: float) -> float:
+    """`raw` as a number in [low, high], written as an ASCII decimal ("-27.3375": no exponent,
+    no sign but minus, no nan or inf)."""
+    text = raw.strip()
+    if not _DECIMAL.fullmatch(text):
+        raise BadInput(f"{name}: a decimal number in ASCII digits, like 27.3375")
+    value = float(text)
+    if not low <= value <= high:
+        raise BadInput(f"{name}: from {low:g} to {high:g}")
+    return value
 
 
 def digits_or_none(raw: str | None, max_len: int) -> int | None:

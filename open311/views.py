@@ -20,8 +20,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException
 
 from cases import service as cases
 from cases.intake import after_intake
@@ -31,6 +33,7 @@ from core import db
 from core.calendar import stored_holidays
 from core.categories import CATEGORIES
 from core.db import utcnow
+from core.inputs import BadInput, decimal, has_control_characters, moment, xml_safe
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
 from ivr import config as ivr_config
@@ -44,9 +47,25 @@ DEFAULT_WINDOW = dt.timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
 FILERS = (Role.CLIENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
+#: Every text answer says it is UTF-8, as the standard requires.
+JSON_TYPE = "application/json; charset=utf-8"
+XML_TYPE = "text/xml; charset=utf-8"
+#: In XML a list is an element of the list's name holding one element per item, named as the
+#: standard names them (discovery: `<endpoints><endpoint>`, `<formats><format>`; a service
+#: definition: `<attributes><attribute>`, `<values><value>`).
+XML_ITEMS = {
+    "endpoints": "endpoint",
+    "formats": "format",
+    "attributes": "attribute",
+    "values": "value",
+}
+#: A coordinate as a client may write it: ASCII digits, an optional minus sign and fraction
+#: (no exponent, no `nan`/`inf`, none of the other digits Python's `float` would read).
 
 
 class Open311Error(Exception):
+    """A request the standard's error list answers: HTTP status and a description."""
+
     def __init__(self, status: int, description: str) -> None:
         super().__init__(description)
         self.status, self.description = status, description
@@ -54,6 +73,7 @@ class Open311Error(Exception):
 
 @bp.errorhandler(Open311Error)
 def _open311_error(exc: Open311Error) -> Response:
+    """A refusal of ours, in the standard's error list; nothing half-written is kept."""
     db.session().rollback()
     return _render(
         [{"code": exc.status, "description": exc.description}],
@@ -63,56 +83,95 @@ def _open311_error(exc: Open311Error) -> Response:
     )
 
 
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    """Any other refusal (e.g. the app's own check for NUL characters, a body too large) in
+    Open311's error list, not the app's generic JSON."""
+    db.session().rollback()
+    status = exc.code or 400
+    description = exc.description or exc.name
+    return _render([{"code": status, "description": description}], "errors", "error", status)
+
+
 @bp.errorhandler(404)
 def _not_found(_exc: Exception) -> Response:
+    """An unknown resource, in the standard's error list."""
     return _render([{"code": 404, "description": "no such resource"}], "errors", "error", 404)
 
 
 @bp.errorhandler(405)
 def _not_allowed(_exc: Exception) -> Response:
+    """A method the resource does not take, in the standard's error list."""
     return _render([{"code": 405, "description": "method not allowed"}], "errors", "error", 405)
 
 
 def _format(fmt: str) -> str:
+    """`fmt` if it is one the standard defines (json, xml); 404 if not."""
     if fmt not in FORMATS:
         raise Open311Error(404, f"format must be json or xml, not {fmt[:10]!r}")
     return fmt
 
 
+def _requested_format() -> str:
+    """The format the path asks for (its extension; JSON if none or unknown)."""
+    fmt = (request.view_args or {}).get("fmt", "json")
+    return "xml" if fmt == "xml" else "json"
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    """`payload` as a JSON answer that names its charset."""
+    return Response(current_app.json.dumps(payload), status=status, content_type=JSON_TYPE)
+
+
+def _xml(top: ET.Element, status: int = 200) -> Response:
+    """`top` as an XML document with the declaration the standard asks for."""
+    body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
+    return Response(body, status=status, content_type=XML_TYPE)
+
+
 def _render(
     items: Sequence[Mapping[str, Any]], root: str, item: str, status: int = 200
 ) -> Response:
-    """A list in the request's format (the extension of the path; JSON if none)."""
-    fmt = (request.view_args or {}).get("fmt", "json")
-    if fmt == "xml":
+    """A list in the request's format: a JSON array, or `<root><item>…</item>…</root>`."""
+    if _requested_format() == "xml":
         top = ET.Element(root)
         for entry in items:
-            element = ET.SubElement(top, item)
-            for key, value in entry.items():
-                _xml_value(ET.SubElement(element, key), value)
-        body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
-        return Response(body, status=status, mimetype="text/xml")
-    response = jsonify(list(items))
-    response.status_code = status
-    return response
+            _xml_fields(ET.SubElement(top, item), entry)
+        return _xml(top, status)
+    return _json(list(items), status)
+
+
+def _render_one(entry: Mapping[str, Any], root: str) -> Response:
+    """One object in the request's format: a JSON object, or an XML document rooted at `root`."""
+    if _requested_format() == "xml":
+        top = ET.Element(root)
+        _xml_fields(top, entry)
+        return _xml(top)
+    return _json(dict(entry))
+
+
+def _xml_fields(element: ET.Element, entry: Mapping[str, Any]) -> None:
+    """Each field of `entry` as a child element of `element`."""
+    for key, value in entry.items():
+        _xml_value(ET.SubElement(element, key), value)
 
 
 def _xml_value(element: ET.Element, value: Any) -> None:
+    """`value` as the content of `element`: a list's items get the standard's singular name,
+    and text loses what XML 1.0 cannot carry (stored text may hold it: old or phoned-in cases)."""
     if isinstance(value, list):
         for child in value:
-            sub = ET.SubElement(element, "attribute" if isinstance(child, dict) else "value")
-            if isinstance(child, dict):
-                for key, inner in child.items():
-                    _xml_value(ET.SubElement(sub, key), inner)
-            else:
-                sub.text = str(child)
+            _xml_value(ET.SubElement(element, XML_ITEMS[element.tag]), child)
+    elif isinstance(value, Mapping):
+        _xml_fields(element, value)
     elif isinstance(value, bool):
         element.text = "true" if value else "false"
     elif value is not None:
-        element.text = str(value)
+        element.text = xml_safe(str(value))
 
 
 def _service(code: str, language: str) -> dict[str, Any]:
+    """The standard's description of service `code`, named in `language`."""
     rules = ivr_config.config().rules
     return {
         "service_code": code,
@@ -126,12 +185,14 @@ def _service(code: str, language: str) -> dict[str, Any]:
 
 
 def _language() -> str:
+    """The language asked for (`locale`, else Accept-Language): "en" or "zh"."""
     asked = request.args.get("locale", "") or request.accept_languages.best_match(["zh", "en"])
     return "en" if (asked or "").lower().startswith("en") else "zh"
 
 
 @bp.get("/discovery.<fmt>")
 def discovery(fmt: str) -> Response:
+    """Service discovery: where the endpoint is and which formats it speaks."""
     _format(fmt)
     base = settings().public_url("/open311/v2/")
     entry = {
@@ -148,13 +209,12 @@ def discovery(fmt: str) -> Response:
             }
         ],
     }
-    if fmt == "json":
-        return jsonify(entry)
-    return _render([entry], "discovery", "discovery")
+    return _render_one(entry, "discovery")
 
 
 @bp.get("/services.<fmt>")
 def services(fmt: str) -> Response:
+    """The list of services (our service categories)."""
     _format(fmt)
     language = _language()
     return _render([_service(c, language) for c in CATEGORIES.service], "services", "service")
@@ -162,29 +222,23 @@ def services(fmt: str) -> Response:
 
 @bp.get("/services/<code>.<fmt>")
 def service_definition(code: str, fmt: str) -> Response:
+    """A service's definition: ours have no extra attributes."""
     _format(fmt)
     if code not in CATEGORIES.service:
         raise Open311Error(404, f"no service {code[:40]!r}")
-    definition = {"service_code": code, "attributes": []}
-    if fmt == "json":
-        return jsonify(definition)
-    top = ET.Element("service_definition")
-    ET.SubElement(top, "service_code").text = code
-    ET.SubElement(top, "attributes")
-    body = b'<?xml version="1.0" encoding="utf-8"?>' + ET.tostring(top, encoding="utf-8")
-    return Response(body, mimetype="text/xml")
+    return _render_one({"service_code": code, "attributes": []}, "service_definition")
 
 
 @bp.post("/requests.<fmt>")
 def create_request(fmt: str) -> Response:
+    """File a service request (an api_key is required); 201 with its number."""
     _format(fmt)
     form = request.form
     client = staff.user_for_token(form.get("api_key", ""), session=db.session())
     if client is None or client.role not in FILERS:
         raise Open311Error(403, "a valid api_key is required to file a request")
-    code = form.get("service_code", "")
-    if code not in CATEGORIES.service:
-        raise Open311Error(400, f"service_code: not one of our services ({code[:40]!r})")
+    _refuse_control_characters(form)
+    code = _service_code(form.get("service_code", ""))
     lat, lon = (
         _coordinate(form.get("lat"), -90, 90, "lat"),
         _coordinate(form.get("long"), -180, 180, "long"),
@@ -198,8 +252,6 @@ def create_request(fmt: str) -> Response:
     description = form.get("description", "").strip()
     if len(description) > MAX_DESCRIPTION:
         raise Open311Error(400, f"description: at most {MAX_DESCRIPTION} characters")
-    if "\x00" in description:
-        raise Open311Error(400, "description: no NUL characters")
     media_url = form.get("media_url", "").strip() or None
     if media_url and (urlsplit(media_url).scheme not in ("http", "https") or len(media_url) > 500):
         raise Open311Error(400, "media_url: an http(s) URL of at most 500 characters")
@@ -240,20 +292,37 @@ def create_request(fmt: str) -> Response:
     )
 
 
+def _refuse_control_characters(form: MultiDict[str, str]) -> None:
+    """Refuse a request any field of which holds a control character: what is stored is
+    published, and no XML feed can carry such a character."""
+    for name, value in form.items(multi=True):
+        if has_control_characters(value):
+            raise Open311Error(400, f"{xml_safe(name)[:40]}: no control characters")
+
+
+def _service_code(code: str) -> str:
+    """`code` if it is one of our services: 400 if not given, 404 if unknown (the standard's
+    "service_code provided was not found")."""
+    if not code:
+        raise Open311Error(400, "service_code: required")
+    if code not in CATEGORIES.service:
+        raise Open311Error(404, f"service_code: not one of our services ({code[:40]!r})")
+    return code
+
+
 def _coordinate(raw: str | None, low: float, high: float, name: str) -> float | None:
+    """A latitude or longitude in [low, high], written in ASCII decimal; None if not given."""
     if raw is None or raw.strip() == "":
         return None
     try:
-        value = float(raw)
-    except ValueError:
-        raise Open311Error(400, f"{name}: a decimal number") from None
-    if not low <= value <= high:
-        raise Open311Error(400, f"{name}: from {low:g} to {high:g}")
-    return value
+        return decimal(raw, name, low, high)
+    except BadInput as exc:
+        raise Open311Error(400, str(exc)) from None
 
 
 @bp.get("/requests.<fmt>")
 def list_requests(fmt: str) -> Response:
+    """Public requests by id, or by service, window (90 days at most) and status."""
     _format(fmt)
     args = request.args
     query = select(Case).where(Case.confidential.is_(False))
@@ -285,17 +354,18 @@ def list_requests(fmt: str) -> Response:
 
 
 def _w3(raw: str | None, name: str) -> dt.datetime | None:
-    if not raw:
+    """A w3 date and time parameter in UTC (between core.inputs' bounds); None if not given."""
+    if raw is None or not raw.strip():
         return None
     try:
-        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Open311Error(400, f"{name}: a w3 datetime, e.g. 2026-11-01T00:00:00Z") from None
-    return value if value.tzinfo else value.replace(tzinfo=settings().tz)
+        return moment(raw, name, settings().tz)
+    except BadInput as exc:
+        raise Open311Error(400, str(exc)) from None
 
 
 @bp.get("/requests/<number>.<fmt>")
 def get_request(number: str, fmt: str) -> Response:
+    """One public request by its number."""
     _format(fmt)
     case = db.session().scalar(
         select(Case).where(Case.number == number[:32], Case.confidential.is_(False))
@@ -320,6 +390,7 @@ def get_token(token: str, fmt: str) -> Response:
 
 
 def _request_json(case: Case) -> dict[str, Any]:
+    """`case` as the standard's service request, keeping what a caller said private."""
     units = current_app.extensions["hotline.units"]
     unit = units.get(case.unit_code or "")
     public = case.source is CaseSource.OPEN311
@@ -341,9 +412,10 @@ def _request_json(case: Case) -> dict[str, Any]:
         "zipcode": "",
         "lat": case.latitude if public else None,
         "long": case.longitude if public else None,
-        "media_url": case.media_url if public else "",
+        "media_url": (case.media_url or None) if public else None,
     }
 
 
 def _iso(value: dt.datetime) -> str:
+    """`value` as a w3 date and time in the center's time zone."""
     return value.astimezone(settings().tz).isoformat(timespec="seconds")

@@ -11,6 +11,7 @@ import pytest
 from core.inputs import (
     BadInput,
     day,
+    decimal,
     digits_or_none,
     has_control_characters,
     moment,
@@ -86,3 +87,16 @@ def test_control_characters_are_found_and_removed_so_xml_parses(bad: str) -> Non
     element.text = clean
     assert ET.fromstring(ET.tostring(element)).text == clean  # noqa: S314 (our own XML)
     assert not has_control_characters("路灯坏了\ttab\r\nline")
+
+
+@pytest.mark.parametrize("raw", ["٣", "５", "²", "nan", "inf", "1e1", "+27.3", "0x1A", "1_17", ""])
+def test_a_decimal_is_ascii_and_plain(raw: str) -> None:
+    with pytest.raises(BadInput, match="lat: a decimal number"):
+        decimal(raw, "lat", -90, 90)
+
+
+def test_a_decimal_is_bounded() -> None:
+    assert decimal("-27.3375", "lat", -90, 90) == -27.3375
+    assert decimal("90", "lat", -90, 90) == 90.0
+    with pytest.raises(BadInput, match="lat: from -90 to 90"):
+        decimal("90.0001", "lat", -90, 90)

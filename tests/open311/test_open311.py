@@ -3,6 +3,8 @@ client (PyPI's `georeport`) reading services and requests in JSON and in XML."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from georeport import georeport as georeport_module
 from georeport.georeport import GeoReport
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cases.models import Case, CaseSource
@@ -24,6 +26,7 @@ from staff.models import Role
 from tests.support.staff import add_user, open_case, token_for
 
 BASE = "/open311/v2"
+FORMATS = ("json", "xml")
 
 
 @pytest.fixture
@@ -79,7 +82,8 @@ def test_a_city_app_files_a_request_into_the_same_loop(
     [
         ({"api_key": ""}, 403, "a valid api_key is required"),
         ({"api_key": "mh_forged"}, 403, "a valid api_key is required"),
-        ({"service_code": "fire"}, 400, "service_code: not one of our services"),
+        ({"service_code": "fire"}, 404, "service_code: not one of our services"),
+        ({"service_code": ""}, 400, "service_code: required"),
         ({"lat": "", "long": ""}, 400, "a location is required"),
         ({"lat": "91"}, 400, "lat: from -90 to 90"),
         ({"long": ""}, 400, "lat and long: give both or neither"),
@@ -130,6 +134,229 @@ def test_reading_keeps_callers_private(
     )
     assert too_long.status_code == 400
     assert too_long.get_json()[0]["description"] == "start_date to end_date: at most 90 days"
+
+
+def case_count(db_session: Session) -> int:
+    """How many cases the database holds."""
+    return db_session.scalar(select(func.count()).select_from(Case)) or 0
+
+
+def parsed_xml(response: Any) -> ET.Element:
+    """The root of an XML answer (it must parse)."""
+    return ET.fromstring(response.get_data())  # noqa: S314 (our own output)
+
+
+@pytest.mark.parametrize("field", ["description", "address_string", "first_name", "email"])
+@pytest.mark.parametrize("character", ["\x0b", "\x07", "\x1b", "\x85"])
+def test_a_control_character_is_refused_at_intake(
+    client: FlaskClient, db_session: Session, api_key: str, field: str, character: str
+) -> None:
+    before = case_count(db_session)
+    for fmt in FORMATS:
+        response = file_request(client, api_key, fmt=fmt, **{field: f"路灯{character}坏了"})
+        assert response.status_code == 400
+        errors = response.get_json() if fmt == "json" else parsed_xml(response)
+        if fmt == "json":
+            ((error),) = errors
+            assert error == {"code": 400, "description": f"{field}: no control characters"}
+        else:
+            assert errors.findtext("error/description") == f"{field}: no control characters"
+    assert case_count(db_session) == before, "nothing stored"
+
+
+@pytest.mark.parametrize("field", ["description", "last_name"])
+def test_a_nul_character_is_refused_in_the_standards_error_list(
+    client: FlaskClient, db_session: Session, api_key: str, field: str
+) -> None:
+    """The app refuses NUL before Open311 sees the form (app.py); the answer is still ours."""
+    before = case_count(db_session)
+    response = file_request(client, api_key, **{field: "路灯\x00坏了"})
+    assert response.status_code == 400
+    ((error),) = response.get_json()
+    assert error == {"code": 400, "description": "NUL characters are not allowed"}
+    root = parsed_xml(file_request(client, api_key, fmt="xml", **{field: "\x00"}))
+    assert (root.tag, root.findtext("error/code")) == ("errors", "400")
+    assert case_count(db_session) == before, "nothing stored"
+
+
+def test_stored_control_characters_never_break_the_feed(
+    client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    """Rows from before the intake check (or written directly) still give feeds that parse."""
+    number = file_request(client, api_key).get_json()[0]["service_request_id"]
+    db_session.execute(
+        update(Case)
+        .where(Case.number == number)
+        .values(transcript="路灯\x0b坏了\x07", address="水南街\x0c1 号")
+    )
+    db_session.commit()
+
+    for path in ("requests.xml", f"requests/{number}.xml"):
+        root = parsed_xml(client.get(f"{BASE}/{path}"))
+        (entry,) = [r for r in root if r.findtext("service_request_id") == number]
+        assert entry.findtext("description") == "路灯坏了"
+        assert entry.findtext("address") == "水南街1 号"
+    listing = json.loads(client.get(f"{BASE}/requests.json").get_data())
+    (shown,) = [r for r in listing if r["service_request_id"] == number]
+    assert shown["description"] == "路灯\x0b坏了\x07", "JSON escapes it and keeps it"
+
+
+def test_discovery_follows_the_standards_layout(client: FlaskClient) -> None:
+    root = parsed_xml(client.get(f"{BASE}/discovery.xml"))
+    assert root.tag == "discovery"
+    assert [child.tag for child in root] == ["changeset", "contact", "key_service", "endpoints"]
+    (endpoint,) = root.findall("endpoints/*")
+    assert endpoint.tag == "endpoint"
+    assert endpoint.findtext("specification") == "http://wiki.open311.org/GeoReport_v2"
+    assert endpoint.findtext("url", "").endswith("/open311/v2/")
+    assert endpoint.findtext("type") == "production"
+    formats = endpoint.findall("formats/*")
+    assert {f.tag for f in formats} == {"format"}
+    assert sorted(f.text or "" for f in formats) == ["application/json", "text/xml"]
+    assert not list(root.iter("attribute")) and not list(root.iter("value"))
+
+    document = client.get(f"{BASE}/discovery.json").get_json()
+    assert document["contact"] == root.findtext("contact")
+    assert sorted(document["endpoints"][0]["formats"]) == ["application/json", "text/xml"]
+
+    definition = parsed_xml(client.get(f"{BASE}/services/city_management.xml"))
+    assert definition.tag == "service_definition"
+    assert [child.tag for child in definition] == ["service_code", "attributes"]
+
+
+def test_absent_media_is_null(
+    app: Flask, client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    phoned = open_case(app, db_session)
+    filed = file_request(client, api_key).get_json()[0]["service_request_id"]
+    pictured = file_request(client, api_key, media_url="https://img.example.org/1.jpg")
+    with_media = pictured.get_json()[0]["service_request_id"]
+
+    listing = {r["service_request_id"]: r for r in client.get(f"{BASE}/requests.json").get_json()}
+    assert listing[phoned]["media_url"] is None
+    assert listing[filed]["media_url"] is None
+    assert listing[with_media]["media_url"] == "https://img.example.org/1.jpg"
+    root = parsed_xml(client.get(f"{BASE}/requests.xml"))
+    media = {r.findtext("service_request_id"): r.find("media_url") for r in root}
+    for number in (phoned, filed):
+        element = media[number]
+        assert element is not None and element.text is None and len(element) == 0
+    assert media[with_media] is not None
+    assert media[with_media].text == "https://img.example.org/1.jpg"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "discovery",
+        "services",
+        "services/city_management",
+        "services/nope",
+        "requests",
+        "requests/none",
+        "tokens/none",
+    ],
+)
+def test_every_answer_names_its_charset(client: FlaskClient, path: str) -> None:
+    for fmt, mimetype in (("json", "application/json"), ("xml", "text/xml")):
+        response = client.get(f"{BASE}/{path}.{fmt}")
+        assert response.mimetype == mimetype
+        assert response.mimetype_params == {"charset": "utf-8"}
+        assert response.get_data().decode("utf-8")
+
+
+def test_an_unknown_service_code_is_not_found_and_nothing_is_stored(
+    client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    before = case_count(db_session)
+    response = file_request(client, api_key, service_code="no_such_service")
+    assert response.status_code == 404
+    ((error),) = response.get_json()
+    assert error["code"] == 404
+    assert error["description"] == "service_code: not one of our services ('no_such_service')"
+    assert case_count(db_session) == before
+
+
+ABSURD_MOMENTS = [
+    "0001-01-01T00:00:00Z",
+    "0001-01-01T00:00:00+14:00",
+    "0001-01-01T00:00:00",
+    "9999-12-31T23:59:59-14:00",
+    "9999-12-31T23:59:59Z",
+    "1969-12-31T23:59:59Z",
+    "2200-01-01T00:00:00Z",
+    "\uff12\uff10\uff12\uff16-11-01T00:00:00Z",
+    "2026-13-01T00:00:00Z",
+    "yesterday",
+]
+
+
+@pytest.mark.parametrize("name", ["start_date", "end_date"])
+@pytest.mark.parametrize("value", ABSURD_MOMENTS)
+def test_an_absurd_date_is_refused_with_the_error_list(
+    client: FlaskClient, name: str, value: str
+) -> None:
+    for fmt in FORMATS:
+        response = client.get(f"{BASE}/requests.{fmt}", query_string={name: value})
+        assert response.status_code == 400
+        if fmt == "json":
+            ((error),) = response.get_json()
+            assert error["code"] == 400 and error["description"].startswith(f"{name}: ")
+        else:
+            root = parsed_xml(response)
+            assert root.findtext("error/code") == "400"
+            assert root.findtext("error/description", "").startswith(f"{name}: ")
+
+
+def test_sensible_dates_still_select_requests(client: FlaskClient, api_key: str) -> None:
+    number = file_request(client, api_key).get_json()[0]["service_request_id"]
+    now = dt.datetime.now(dt.UTC)
+    window = {
+        "start_date": (now - dt.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "end_date": (now + dt.timedelta(hours=1)).isoformat(timespec="seconds"),
+    }
+    listing = client.get(f"{BASE}/requests.json", query_string=window).get_json()
+    assert [r["service_request_id"] for r in listing] == [number]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("lat", "\u0663"),
+        ("lat", "\uff15"),
+        ("lat", "\u00b2"),
+        ("lat", "2\u0667.3"),
+        ("lat", "nan"),
+        ("lat", "inf"),
+        ("lat", "1e1"),
+        ("lat", "+27.3"),
+        ("lat", "-90.0001"),
+        ("long", "\u0661\u0661\u0667"),
+        ("long", "180.5"),
+        ("long", "-inf"),
+        ("long", "0x1A"),
+        ("long", "1_17"),
+    ],
+)
+def test_a_coordinate_must_be_an_ascii_decimal_in_range(
+    client: FlaskClient, db_session: Session, api_key: str, field: str, value: str
+) -> None:
+    before = case_count(db_session)
+    response = file_request(client, api_key, **{field: value})
+    assert response.status_code == 400
+    ((error),) = response.get_json()
+    assert error["code"] == 400 and error["description"].startswith(f"{field}: ")
+    assert case_count(db_session) == before
+
+
+def test_coordinates_at_the_edges_are_accepted(
+    client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    response = file_request(client, api_key, lat="-90", long="180.0")
+    assert response.status_code == 201
+    number = response.get_json()[0]["service_request_id"]
+    case = db_session.scalar(select(Case).where(Case.number == number))
+    assert case is not None and (case.latitude, case.longitude) == (-90.0, 180.0)
 
 
 # ------------------------------------------------------------------ an independent client
