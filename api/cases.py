@@ -38,6 +38,7 @@ def case_json(case: Case) -> dict[str, Any]:
         "transcript": case.transcript,
         "feedback": case.feedback,
         "recording_sid": case.recording_sid,
+        "location": location_json(case),
         "reopen_count": case.reopen_count,
         "created_at": case.created_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
@@ -45,6 +46,18 @@ def case_json(case: Case) -> dict[str, Any]:
         "resolved_at": case.resolved_at.isoformat() if case.resolved_at else None,
         "closed_at": case.closed_at.isoformat() if case.closed_at else None,
         "overdue": case.state in OPEN_STATES and case.due_at <= utcnow(),
+    }
+
+
+def location_json(case: Case) -> dict[str, Any] | None:
+    """Where the request is about, as a city app reported it (None when nothing was given)."""
+    if case.address is None and case.latitude is None and case.media_url is None:
+        return None
+    return {
+        "address": case.address,
+        "latitude": case.latitude,
+        "longitude": case.longitude,
+        "media_url": case.media_url,
     }
 
 

@@ -54,6 +54,12 @@ def safe_next(target: str) -> bool:
 
 @bp.post("/logout")
 def logout() -> Any:
+    """End the session everywhere: the account's session version moves on, so this cookie (and
+    any copy of it, or another device's) is refused from now on, not only forgotten here."""
+    user = console_user()
+    if user is not None:
+        user.session_version += 1
+        db.session().commit()
     session.clear()
     return redirect(url_for("console.login"))
 

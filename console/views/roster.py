@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 import yaml
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from console.auth import console_user, login_required
 from console.i18n import t
@@ -25,6 +25,12 @@ from staff.service import CENTER, ROSTER_EDITORS
 @bp.get("/roster")
 @login_required(*CENTER)
 def roster_page() -> Any:
+    return _roster_page()
+
+
+def _roster_page(draft: str | None = None, status: int = 200) -> tuple[str, int]:
+    """The roster page; `draft` is an edit that failed to validate, shown again as typed (it
+    travels in the response, never in the session cookie, whatever its size)."""
     user = console_user()
     assert user is not None  # noqa: S101 (login_required)
     cache = current_app.extensions["hotline.roster"]
@@ -35,14 +41,15 @@ def roster_page() -> Any:
         duty = [(team, on_duty(roster, code, now)) for code, team in roster.teams.items()]
         gaps = coverage_gaps(roster, now, now + dt.timedelta(days=7))
         text = yaml.safe_dump(roster_to_dict(roster), allow_unicode=True, sort_keys=False)
-    return render_template(
+    page = render_template(
         "console/roster.html",
         roster=roster,
         duty=duty,
         gaps=gaps,
-        text=(session.pop("roster_draft", None) if request.args.get("draft") else None) or text,
+        text=draft if draft is not None else text,
         can_edit=user.role in ROSTER_EDITORS,
     )
+    return page, status
 
 
 @bp.post("/roster/available")
@@ -70,9 +77,8 @@ def roster_save() -> Any:
         version = store.replace_roster(session_, roster, settings().timezone)
     except (RosterError, yaml.YAMLError) as exc:
         session_.rollback()
-        session["roster_draft"] = text[:200_000]
         flash(f"{t('roster')}: {exc}", "error")
-        return redirect(url_for("console.roster_page", draft=1))
+        return _roster_page(draft=text, status=400)
     session_.commit()
     current_app.extensions["hotline.roster"].invalidate()
     flash(f"{t('roster')} v{version} ✓", "ok")

@@ -209,6 +209,51 @@ def test_the_roster_page_toggles_officers_and_a_supervisor_edits_it(
     assert saved is not None and saved.officers["P001"].name == "新名字"
 
 
+def test_an_invalid_edit_of_a_large_roster_comes_back_as_typed(
+    app: Flask, client: FlaskClient, db_session: Session
+) -> None:
+    add_user(db_session, "boss", Role.SUPERVISOR)
+    login(client, "boss")
+    doc = yaml.safe_load((CONFIG_DIR / "roster.yaml").read_text(encoding="utf-8"))
+    team = doc["officers"][0]["team"]
+    doc["officers"] += [
+        {"code": f"X{n:03d}", "name": f"值班员{n}", "team": team, "phone": f"138059{n:05d}"}
+        for n in range(225)
+    ]
+    doc["officers"][-1]["phone"] = "12345"  # the one mistake, at the end
+    text = yaml.safe_dump(doc, allow_unicode=True)
+    assert len(text.encode()) > 4096 * 3, "far past what a session cookie can hold"
+
+    bad = client.post(
+        "/console/roster", data={"roster": text, "csrf": csrf_of(client, "/console/roster")}
+    )
+
+    assert bad.status_code == 400
+    page = bad.get_data(as_text=True)
+    assert "X224" in page and "值班员224" in page, "the whole draft is shown again"
+    assert "phone" in page, "with the reason"
+    cookie = bad.headers.get("Set-Cookie", "")
+    assert len(cookie) < 4096
+
+
+def test_logging_out_ends_the_session_everywhere(client: FlaskClient, db_session: Session) -> None:
+    add_user(db_session, "li", Role.DISPATCHER)
+    login(client, "li")
+    assert client.get("/console/board.json").status_code == 200
+    captured = client.get_cookie("session")
+    assert captured is not None
+    other_device = client.application.test_client()
+    other_device.set_cookie("session", captured.value)
+    assert other_device.get("/console/board.json").status_code == 200
+
+    client.post("/console/logout", data={"csrf": csrf_of(client, "/console/board")})
+
+    replayed = client.application.test_client()
+    replayed.set_cookie("session", captured.value)
+    assert replayed.get("/console/board.json").status_code in (302, 401)
+    assert other_device.get("/console/board.json").status_code in (302, 401)
+
+
 def test_figures_render_and_export_as_csv(
     app: Flask, client: FlaskClient, db_session: Session
 ) -> None:

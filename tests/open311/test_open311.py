@@ -23,7 +23,7 @@ from cases.models import Case, CaseSource
 from cases.workflow import CaseState
 from core.jobs import Job
 from staff.models import Role
-from tests.support.staff import add_user, open_case, token_for
+from tests.support.staff import add_user, bearer, login, open_case, token_for
 
 BASE = "/open311/v2"
 FORMATS = ("json", "xml")
@@ -432,3 +432,30 @@ def test_an_independent_open311_client_reads_services_and_requests(
     assert one["service_code"] == "utilities"
     assert one["status"] == "open"
     assert one["address"] == "水南街"
+
+
+def test_staff_see_where_a_request_is_on_the_case_page_and_in_the_api(
+    client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    photo = "https://city.example.org/photos/lamp.jpg"
+    filed = file_request(client, api_key, address_string="邵武市中山路 12 号", media_url=photo)
+    ((entry),) = filed.get_json()
+    number = entry["service_request_id"]
+    supervisor = add_user(db_session, "boss", Role.SUPERVISOR)
+    staff = client.application.test_client()
+
+    login(staff, "boss")
+    page = staff.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert "邵武市中山路 12 号" in page
+    assert "27.33750, 117.49210" in page
+    assert "openstreetmap.org/?mlat=27.3375&amp;mlon=117.4921" in page
+    assert f'href="{photo}"' in page
+
+    token = token_for(db_session, supervisor)
+    case = client.get(f"/api/v1/cases/{number}", headers=bearer(token)).get_json()
+    assert case["location"] == {
+        "address": "邵武市中山路 12 号",
+        "latitude": 27.3375,
+        "longitude": 117.4921,
+        "media_url": photo,
+    }
