@@ -6,8 +6,11 @@ webhook's log entry and the noted recording, with its download job, written toge
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from typing import Any
+import re
+from collections.abc import Mapping
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import requests
@@ -20,6 +23,8 @@ from calls.durable import params_from_document, replay_event
 from config.settings import Settings
 from core import durable, jobs
 from core.db import insert_returning, utcnow
+from core.inputs import BadInput, digits_or_none, whole_number
+from core.webhooks import CALL_SID_RE, BadWebhook, our_account
 from recordings.models import Recording, RecordingState
 from recordings.storage import LocalStorage, Storage
 
@@ -31,6 +36,13 @@ DOWNLOAD = "recording.download"
 DELETE_REMOTE = "recording.delete"
 TWILIO_HOST = "api.twilio.com"
 CHUNK = 1 << 16
+RECORDING_SID_RE = re.compile(r"^RE[0-9a-f]{32}$")
+#: Every RecordingStatus Twilio documents.
+RECORDING_STATUSES = ("in-progress", "completed", "absent", "failed")
+#: Twilio's recordings last at most a day; anything longer is not Twilio's.
+MAX_DURATION_S = 86_400
+#: HTTP statuses after which fetching the media again cannot succeed.
+GONE = (404, 410)
 
 
 class DownloadError(RuntimeError):
@@ -41,11 +53,75 @@ def storage(settings: Settings) -> Storage:
     return LocalStorage(settings.recordings_dir)
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordingReport:
+    """Twilio's recordingStatusCallback, validated: nothing is written for one that fails."""
+
+    recording_sid: str
+    call_sid: str
+    status: str
+    media_url: str
+    duration_s: int | None
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str], settings: Settings) -> RecordingReport:
+        """AccountSid (ours), CallSid, RecordingSid, RecordingStatus, RecordingUrl (Twilio's
+        host, this recording) and the numbers must be right, else BadWebhook names what is not."""
+        our_account(params, settings.twilio_account_sid)
+        call_sid = params.get("CallSid", "")
+        if not CALL_SID_RE.match(call_sid):
+            raise BadWebhook("CallSid: expected 'CA' followed by 32 lowercase hex digits")
+        sid = params.get("RecordingSid", "")
+        if not RECORDING_SID_RE.match(sid):
+            raise BadWebhook("RecordingSid: expected 'RE' followed by 32 lowercase hex digits")
+        status = params.get("RecordingStatus", "completed")
+        if status not in RECORDING_STATUSES:
+            raise BadWebhook(
+                f"RecordingStatus: {status[:40]!r} is not one of {', '.join(RECORDING_STATUSES)}"
+            )
+        url = params.get("RecordingUrl", "")
+        if url or status == "completed":
+            why = _unfit_media_url(url, sid, settings)
+            if why:
+                raise BadWebhook(f"RecordingUrl: {why}")
+        return cls(sid, call_sid, status, url, _duration(params.get("RecordingDuration", "")))
+
+
+def _duration(raw: str) -> int | None:
+    """RecordingDuration in whole seconds (core.inputs); absent or -1 (Twilio's "unknown",
+    e.g. for an absent recording) is None, anything else malformed raises BadWebhook."""
+    if raw in ("", "-1"):
+        return None
+    try:
+        return whole_number(raw, "RecordingDuration", 0, MAX_DURATION_S)
+    except BadInput as exc:
+        raise BadWebhook(str(exc)) from None
+
+
+def _allowed_hosts(settings: Settings) -> set[str]:
+    """Where recording media may be fetched from: Twilio's API (or the configured mock)."""
+    allowed = {TWILIO_HOST}
+    if settings.twilio_api_base_url:
+        allowed.add(urlsplit(settings.twilio_api_base_url).netloc)
+    return allowed
+
+
+def _unfit_media_url(url: str, sid: str, settings: Settings) -> str | None:
+    """Why `url` is not recording `sid`'s media at Twilio (None when it is)."""
+    parts = urlsplit(url)
+    if parts.scheme not in {"https", "http"} or parts.netloc not in _allowed_hosts(settings):
+        return f"not Twilio's API host ({(parts.netloc or url)[:80]!r})"
+    if parts.query or parts.fragment or parts.path.rsplit("/", 1)[-1].split(".")[0] != sid:
+        return "not the media of this RecordingSid"
+    return None
+
+
 def note_recording(session: Session, params: MultiDict[str, str], settings: Settings) -> Recording:
-    """Record Twilio's recordingStatusCallback and schedule the download (idempotent)."""
+    """Record Twilio's recordingStatusCallback and schedule the download (idempotent).
+
+    `params` were checked by `RecordingReport.from_params` before they were recorded."""
     sid = params["RecordingSid"]
     status = params.get("RecordingStatus", "completed")
-    duration = params.get("RecordingDuration", "")
     recording = insert_returning(
         session,
         Recording,
@@ -55,7 +131,7 @@ def note_recording(session: Session, params: MultiDict[str, str], settings: Sett
             "media_url": params.get("RecordingUrl", "")[:500],
             "source": params.get("RecordingSource", "")[:32] or None,
             "state": RecordingState.PENDING,
-            "duration_s": int(duration) if duration.isascii() and duration.isdigit() else None,
+            "duration_s": digits_or_none(params.get("RecordingDuration"), 6),
             "created_at": utcnow(),
         },
         unique="recording_sid",
@@ -93,14 +169,17 @@ def get(session: Session, recording_sid: str) -> Recording | None:
 
 
 def media_url(recording: Recording, settings: Settings) -> str:
-    """Where to fetch the WAV, refusing any host but Twilio's (or the configured mock)."""
+    """Where to fetch the WAV, refusing any host but Twilio's (or the configured mock), and any
+    recording with a malformed SID (noted before webhooks were checked): jobs.GiveUp, as no
+    retry could fetch it."""
     url = recording.media_url
-    allowed = {TWILIO_HOST}
-    if settings.twilio_api_base_url:
-        allowed.add(urlsplit(settings.twilio_api_base_url).netloc)
     parts = urlsplit(url)
-    if parts.scheme not in {"https", "http"} or parts.netloc not in allowed:
-        raise DownloadError(f"refusing to fetch recording media from {parts.netloc or url!r}")
+    if parts.scheme not in {"https", "http"} or parts.netloc not in _allowed_hosts(settings):
+        raise jobs.GiveUp(f"refusing to fetch recording media from {parts.netloc or url!r}")
+    if not RECORDING_SID_RE.match(recording.recording_sid) or not CALL_SID_RE.match(
+        recording.call_sid
+    ):
+        raise jobs.GiveUp(f"malformed RecordingSid or CallSid of recording {recording.id}")
     if parts.scheme == "http" and parts.netloc == TWILIO_HOST:
         url = "https" + url[4:]
     return url if url.endswith((".wav", ".mp3")) else url + ".wav"
@@ -112,7 +191,10 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
     recording = get(session, payload["recording_sid"])
     if recording is None or recording.state is RecordingState.STORED:
         return  # nothing to do, or done by an earlier run: jobs may run twice
-    url = media_url(recording, settings)
+    try:
+        url = media_url(recording, settings)
+    except jobs.GiveUp as exc:
+        _give_up(session, recording.recording_sid, str(exc))
     key = f"{recording.call_sid}/{recording.recording_sid}.wav"
     session.rollback()  # no transaction stays open across the download (see core.jobs)
     try:
@@ -125,6 +207,8 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
     except requests.RequestException as exc:
         raise DownloadError(f"download failed: {type(exc).__name__}") from exc
     with response:
+        if response.status_code in GONE:
+            _give_up(session, payload["recording_sid"], f"HTTP {response.status_code} from Twilio")
         if response.status_code != 200:
             raise DownloadError(f"download failed: HTTP {response.status_code}")
         expected = response.headers.get("Content-Length")
@@ -133,7 +217,8 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
             stored = store.put(key, response.iter_content(CHUNK))
         except requests.RequestException as exc:
             raise DownloadError(f"download broke off: {type(exc).__name__}") from exc
-    if expected is not None and expected.isdigit() and int(expected) != stored.size:
+    length = digits_or_none(expected, 18)
+    if length is not None and length != stored.size:
         store.delete(key)
         raise DownloadError(f"truncated download: {stored.size} of {expected} bytes")
     if stored.size == 0:
@@ -159,6 +244,15 @@ def download(session: Session, payload: dict[str, Any], settings: Settings) -> N
             {"recording_sid": recording.recording_sid},
         )
     log.info("recording %s stored (%d bytes, sha256 %s)", key, stored.size, stored.sha256[:12])
+
+
+def _give_up(session: Session, recording_sid: str, reason: str) -> NoReturn:
+    """Mark the recording failed for good (committed) and end its job: jobs.GiveUp."""
+    recording = get(session, recording_sid)
+    if recording is not None and recording.state is RecordingState.PENDING:
+        recording.state, recording.last_error = RecordingState.FAILED, reason[:2000]
+    session.commit()
+    raise jobs.GiveUp(f"recording {recording_sid[:40]}: {reason}")
 
 
 @jobs.handler(DELETE_REMOTE)

@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.calendar import stored_holidays
+from core.inputs import BadInput, digits_or_none, whole_number
 from core.webhooks import CALL_SID_RE, BadWebhook, our_account
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyAttempt, SurveyOutcome, SurveyState
 from surveys.outcome import Context, finish
@@ -34,6 +35,8 @@ ANSWERED_BY = (
     "fax",
     "unknown",
 )
+#: A survey call is short; a longer CallDuration is not Twilio's.
+MAX_DURATION_S = 86_400
 _RANK = {"dialing": 0, "error": 0, "queued": 1, "initiated": 2, "ringing": 3, "in-progress": 4}
 _RANK.update(dict.fromkeys(FINAL, 5))
 #: Dial outcomes worth another attempt, and how the note names them.
@@ -54,6 +57,15 @@ def is_machine(answered_by: str | None) -> bool:
     return bool(answered_by) and (answered_by or "").startswith(("machine", "fax"))
 
 
+def our_call(params: Mapping[str, str], *, account_sid: str) -> str:
+    """The webhook's CallSid, once it and the AccountSid (ours) are right (else BadWebhook)."""
+    call_sid = params.get("CallSid", "").strip()
+    if not CALL_SID_RE.match(call_sid):
+        raise BadWebhook("CallSid: expected 'CA' followed by 32 lowercase hex digits")
+    our_account(params, account_sid)
+    return call_sid
+
+
 @dataclasses.dataclass(frozen=True)
 class CallbackReport:
     """A survey call's status or detection callback, validated (BadWebhook names what is wrong)."""
@@ -66,11 +78,9 @@ class CallbackReport:
     def from_params(
         cls, params: Mapping[str, str], *, account_sid: str, need: str
     ) -> CallbackReport:
-        """CallSid, AccountSid (ours) and `need` ("CallStatus" or "AnsweredBy") must be right."""
-        call_sid = params.get("CallSid", "").strip()
-        if not CALL_SID_RE.match(call_sid):
-            raise BadWebhook("CallSid: expected 'CA' followed by 32 lowercase hex digits")
-        our_account(params, account_sid)
+        """CallSid, AccountSid (ours), `need` ("CallStatus" or "AnsweredBy") and any
+        CallDuration (whole seconds, core.inputs) must be right."""
+        call_sid = our_call(params, account_sid=account_sid)
         status = params.get("CallStatus", "").strip() or None
         answered_by = params.get("AnsweredBy", "").strip() or None
         for name, value, allowed in (
@@ -81,6 +91,12 @@ class CallbackReport:
                 raise BadWebhook(f"{name}: missing")
             if value is not None and value not in allowed:
                 raise BadWebhook(f"{name}: {value[:40]!r} is not one of {', '.join(allowed)}")
+        duration = params.get("CallDuration", "")
+        try:
+            if duration:
+                whole_number(duration, "CallDuration", 0, MAX_DURATION_S)
+        except BadInput as exc:
+            raise BadWebhook(str(exc)) from None
         return cls(call_sid=call_sid, status=status, answered_by=answered_by)
 
 
@@ -112,8 +128,7 @@ def report(
         row.status = status
         if status in FINAL:
             row.ended_at = now
-            duration = params.get("CallDuration", "")
-            row.duration_s = int(duration) if duration.isdigit() and len(duration) < 7 else None
+            row.duration_s = digits_or_none(params.get("CallDuration"), 6)
     if row.call_sid is None and params.get("CallSid"):
         row.call_sid = params["CallSid"][:34]
     answered_by = params.get("AnsweredBy", "")[:24]

@@ -18,7 +18,9 @@ from werkzeug.datastructures import MultiDict
 
 from core import db, webhooks
 from core.db import insert_if_missing
+from core.inputs import BadInput, whole_number
 from core.voice import languages, line, say, say_lines
+from core.webhooks import BadWebhook
 from surveys import attempts, detection, schedule, urls
 from surveys.definition import Ask, Question, QuestionKind
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyOutcome, SurveyState
@@ -31,6 +33,11 @@ bp = webhooks.protect(Blueprint("surveys", __name__, url_prefix=urls.PREFIX))
 #: Seconds of silence before a question counts as unanswered.
 QUESTION_TIMEOUT_S = 6
 MAX_SPEECH = 500
+#: The bounds of the numbers in the webhooks' query strings (`surveys.urls`): survey ids are
+#: BIGINTs, attempts and question indexes small.
+MAX_SURVEY_ID = 2**63 - 1
+MAX_ATTEMPT = 1000
+MAX_QUESTION = 1000
 
 _PHRASES = {
     "again": {"zh": "抱歉，没有听清。", "en": "Sorry, I did not catch that."},
@@ -69,7 +76,7 @@ def apology() -> VoiceResponse:
 def answer() -> Response:
     """The callee picked up: the first question at once (machine detection runs meanwhile and
     reports to /amd; an AnsweredBy here is ignored)."""
-    found = _attempt()
+    found = _attempt(_checked_ids())
     if found is None:
         return webhooks.twiml(_goodbye("zh", "over"))
     survey, attempt, ctx = found
@@ -90,9 +97,10 @@ def amd() -> Response:
     report = attempts.CallbackReport.from_params(
         webhooks.params(), account_sid=webhooks.settings().twilio_account_sid, need="AnsweredBy"
     )
+    ids = _survey_ids()  # BadWebhook (400) before anything is written
     session = db.session()
     try:
-        found = _attempt(lookup_only=True)
+        found = _attempt(ids, lookup_only=True)
         if found is not None:
             survey, attempt, _ = found
             detection.detected(session, survey, attempt, report)
@@ -108,14 +116,15 @@ def amd() -> Response:
 @bp.post("/reply")
 def reply() -> Response:
     """A question's <Gather> action: a key, speech, or nothing."""
-    found = _attempt()
+    ids = _checked_ids()
+    index, tried = _query_number("q", 0, MAX_QUESTION, 0), _query_number("t", 0, 1, 1)
+    found = _attempt(ids)
     if found is None:
         return webhooks.twiml(_goodbye("zh", "over"))
     survey, attempt, ctx = found
     p, session = webhooks.params(), db.session()
     if _machine(survey, attempt):
         return webhooks.twiml(_hang_up())  # its greeting answers nothing; the job hangs up
-    index, tried = _int_arg("q", 0), _int_arg("t", 1)
     question = ctx.survey.question(index)
     digits = p.get("Digits", "").strip()[:8]
     speech = p.get("SpeechResult", "").strip()[:MAX_SPEECH]
@@ -139,7 +148,7 @@ def status() -> Response:
     attempts.CallbackReport.from_params(
         webhooks.params(), account_sid=webhooks.settings().twilio_account_sid, need="CallStatus"
     )  # BadWebhook (400) before anything is written
-    found = _attempt(lookup_only=True)
+    found = _attempt(_survey_ids(), lookup_only=True)
     if found is not None:
         survey, attempt, ctx = found
         session, now = db.session(), schedule.now()
@@ -155,11 +164,44 @@ def status() -> Response:
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _attempt(*, lookup_only: bool = False) -> tuple[CaseSurvey, int, Context] | None:
-    """The survey and attempt this webhook is about, if it is the one on the line."""
-    survey_id, attempt = _int_arg("s"), _int_arg("a")
-    survey = db.session().get(CaseSurvey, survey_id) if survey_id > 0 else None
-    if survey is None or attempt < 1:
+def _checked_ids() -> tuple[int, int] | None:
+    """For a webhook the callee is on: the call is ours (CallSid, AccountSid) and the query's
+    ids are well formed (`_survey_ids`), else BadWebhook (400: a forged request)."""
+    attempts.our_call(webhooks.params(), account_sid=webhooks.settings().twilio_account_sid)
+    return _survey_ids()
+
+
+def _survey_ids() -> tuple[int, int] | None:
+    """The survey id and attempt of the query string (`surveys.urls`); None when there is
+    neither (no survey on the line), BadWebhook when one is missing or not an ASCII whole
+    number."""
+    if "s" not in request.args and "a" not in request.args:
+        return None
+    return _query_number("s", 1, MAX_SURVEY_ID), _query_number("a", 1, MAX_ATTEMPT)
+
+
+def _query_number(name: str, low: int, high: int, default: int | None = None) -> int:
+    """The query's `name` as a whole number in [low, high] (core.inputs), `default` when it is
+    absent (required if None); else BadWebhook (Twilio posts to the URLs we built, signed as
+    given: anything else is forged)."""
+    raw = request.args.get(name)
+    if raw is None and default is not None:
+        return default
+    try:
+        return whole_number(raw or "", name, low, high)
+    except BadInput as exc:
+        raise BadWebhook(f"query {exc}") from None
+
+
+def _attempt(
+    ids: tuple[int, int] | None, *, lookup_only: bool = False
+) -> tuple[CaseSurvey, int, Context] | None:
+    """The survey and attempt `ids` names (`_survey_ids`), if it is the one on the line."""
+    if ids is None:
+        return None
+    survey_id, attempt = ids
+    survey = db.session().get(CaseSurvey, survey_id)
+    if survey is None:
         return None
     ctx = Context.of(webhooks.settings())
     if lookup_only:
@@ -179,12 +221,6 @@ def _hang_up() -> VoiceResponse:
     response = VoiceResponse()
     response.hangup()  # no message on a machine: the next attempt tries for a person
     return response
-
-
-def _int_arg(name: str, default: int = -1) -> int:
-    """A small non-negative integer from the query string, else `default`."""
-    raw = request.args.get(name, "")
-    return int(raw) if raw.isdigit() and len(raw) < 10 else default
 
 
 def _store(

@@ -769,3 +769,98 @@ def test_any_survey_webhook_input_is_answered_never_a_server_error(
         assert root.find("Hangup") is not None or root.find("Gather") is not None
     if not on_the_line and response.status_code == 200:
         assert twiml(response).find("Hangup") is not None, "no survey on the line: goodbye"
+
+
+# ------------------------------------------------------------------ forged and replayed webhooks
+
+
+def _everything(db_session: Session, number: str) -> tuple[object, ...]:
+    """What any survey webhook could change: answers, surveys, attempts, the case, jobs."""
+    db_session.expire_all()
+    case = the_case(db_session, number)
+    return (
+        [(a.question, a.value, a.attempt) for a in db_session.scalars(select(SurveyAnswer))],
+        [
+            (s.state, s.attempts, s.outcome, s.negative)
+            for s in db_session.scalars(select(CaseSurvey))
+        ],
+        [
+            (a.attempt, a.status, a.call_sid, a.answered_by, a.duration_s, a.ended_at)
+            for a in db_session.scalars(select(SurveyAttempt))
+        ],
+        (case.state, case.reopen_count, len(timeline(db_session, case))),
+        sorted((j.kind, j.key) for j in db_session.scalars(select(Job))),
+        len(db_session.scalars(select(SurveyOptOut)).all()),
+    )
+
+
+FORGED_CALL_SID = "CA../../" + "0" * 26  # 34 characters, 'CA' first: not a CallSid
+#: The query strings below are as sent: ² is %C2%B2, a full-width 1 is %EF%BC%91.
+
+
+@pytest.mark.parametrize(
+    ("route", "query", "change", "why"),
+    [
+        ("answer", "", {"AccountSid": "AC" + "f" * 32}, "AccountSid: not this hotline's"),
+        ("answer", "", {"CallSid": FORGED_CALL_SID}, "CallSid"),
+        ("answer", "s=%C2%B2&a=1", {}, "s: a whole number"),
+        ("answer", "a=1", {}, "s: a whole number"),
+        ("reply", "", {"AccountSid": "AC" + "f" * 32, "Digits": "2"}, "not this hotline's"),
+        ("reply", "", {"AccountSid": "", "Digits": "2"}, "AccountSid"),
+        ("reply", "", {"CallSid": FORGED_CALL_SID, "Digits": "2"}, "CallSid"),
+        ("reply", "s={s}&a=%EF%BC%91&q=0&t=0", {"Digits": "2"}, "a: a whole number"),
+        ("reply", "s={s}&a=1&q=%C2%B2&t=0", {"Digits": "2"}, "q: a whole number"),
+        ("reply", "s={s}&a=1&q=0&t=7", {"Digits": "2"}, "t: a whole number"),
+        ("status", "", {"CallStatus": "completed", "CallDuration": "²"}, "CallDuration"),
+        ("status", "s=%C2%B2&a=1", {"CallStatus": "completed"}, "s: a whole number"),
+        ("status", "s={s}&a=99999999999", {"CallStatus": "completed"}, "a: a whole number"),
+        ("amd", "s={s}&a=%C2%B2", {"AnsweredBy": "machine_start"}, "a: a whole number"),
+    ],
+)
+def test_a_forged_survey_webhook_is_refused_and_nothing_is_written(
+    app: Flask,
+    db_session: Session,
+    twilio: TwilioSigner,
+    calls: list[Posted],
+    clock: Clock,
+    route: str,
+    query: str,
+    change: dict[str, str],
+    why: str,
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    before = _everything(db_session, number)
+    path = f"/voice/survey/{route}?" + (query or "s={s}&a=1&q=0&t=0").format(s=survey.id)
+    response = twilio.post(path, {**callee(survey), **change})
+    assert response.status_code == 400, response.get_data(as_text=True)
+    assert why in reason(response)
+    assert _everything(db_session, number) == before
+    assert the_survey(db_session, number).state is SurveyState.DIALING
+
+
+def test_a_replayed_survey_answers_nothing_once_the_case_was_reopened(
+    app: Flask, db_session: Session, twilio: TwilioSigner, calls: list[Posted], clock: Clock
+) -> None:
+    number, survey = placed(app, db_session, clock)
+    first = answer(twilio, survey)
+    second = respond(twilio, first, survey, Digits="2")  # not resolved
+    again = respond(twilio, first, survey, Digits="1")  # a replay of the step, another key
+    assert ET.tostring(again) == ET.tostring(second), "the step was answered: same next step"
+    third = respond(twilio, second, survey, Digits="1")
+    end = respond(twilio, third, survey, SpeechResult="还是不亮")
+    assert "重新办理" in heard(end)
+    status(twilio, survey, 1, "completed", CallDuration="52")
+    done = _everything(db_session, number)
+    assert done[0] == [("resolved", "no", 1), ("satisfaction", "1", 1), ("comment", None, 1)]
+    case = the_case(db_session, number)
+    assert (case.state, case.reopen_count) == (CaseState.DISPATCHED, 1), "reopened once"
+
+    for root, said_ in ((first, {"Digits": "1"}), (second, {"Digits": "5"}), (third, {})):
+        replayed = respond(twilio, root, survey, **said_)
+        assert replayed.find("Gather") is None and replayed.find("Hangup") is not None
+    replayed_end = respond(twilio, third, survey, SpeechResult="还是不亮")
+    assert replayed_end.find("Hangup") is not None
+    assert "重新办理" not in heard(replayed_end), "the end is not announced (nor done) twice"
+    assert answer(twilio, survey).find("Gather") is None
+    status(twilio, survey, 1, "completed", CallDuration="52")
+    assert _everything(db_session, number) == done
