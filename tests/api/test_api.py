@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from sqlalchemy.orm import Session
 
 from staff.models import Role
+from tests.support import GARBLED_DAYS, GARBLED_NUMBERS
 from tests.support.staff import add_user, bearer, open_case, token_for
 
 
@@ -133,7 +134,7 @@ def test_a_unit_given_to_an_action_that_takes_none_is_a_bad_request(
 
 
 #: Numbers Python's int() or str.isdigit() would take and the API must not.
-GARBLED = ["²", "٣", "５", "-1", "1e3", "99999999999999999999", "", " 5"]
+GARBLED = [*GARBLED_NUMBERS, "", " 5"]
 
 
 @pytest.mark.parametrize("value", GARBLED)
@@ -160,23 +161,7 @@ def test_a_garbled_number_in_the_query_is_a_json_400(
     assert body["reason"].startswith(f"{name}: a whole number from ")
 
 
-@pytest.mark.parametrize(
-    "value",
-    [
-        "²",
-        "٣",
-        "５",
-        "-1",
-        "1e3",
-        "99999999999999999999",
-        "2026-13-01",
-        "0001-01-01",
-        "9999-12-31",
-        "２０２６-11-01",
-        "20261101",
-        "2026-11-01T00:00",
-    ],
-)
+@pytest.mark.parametrize("value", [*GARBLED_DAYS, "2026-13-01", "2026-11-01T00:00"])
 @pytest.mark.parametrize("name", ["from", "to"])
 def test_a_garbled_date_of_the_figures_is_a_json_400(
     client: FlaskClient, db_session: Session, name: str, value: str

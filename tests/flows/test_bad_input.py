@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from calls.models import Call, CallEvent
 from config.settings import Settings
-from tests.support import TwilioSigner, call_params, reason
+from tests.support import GARBLED_NUMBERS, TwilioSigner, call_params, reason
 
 ROUTES = ["/voice/incoming", "/voice/status"]
 
@@ -190,7 +190,7 @@ def test_arbitrary_parameters_never_cause_a_server_error(
 
 #: What Python's int() or str.isdigit() take for a number and a public interface must not: a
 #: superscript, Arabic-Indic and full-width digits, a sign, an exponent, a 20-digit number.
-GARBLED = ["²", "٣", "５", "-1", "1e3", "99999999999999999999"]
+GARBLED = GARBLED_NUMBERS
 
 
 def _bridge_query(**values: str) -> str:

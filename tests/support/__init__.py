@@ -28,6 +28,11 @@ from core import twiml_contract
 from core.db import database
 
 CALLER = "+8613800138000"
+#: Numbers a client may send that are not ASCII whole numbers in range (Python reads several of
+#: them as digits: "²".isdigit(), int("５")).
+GARBLED_NUMBERS = ["²", "٣", "５", "-1", "1e3", "99999999999999999999"]
+#: Dates that are malformed, absurd or out of range.
+GARBLED_DAYS = [*GARBLED_NUMBERS, "0001-01-01", "9999-12-31", "２０２６-11-01", "20261101"]
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 PUBLIC_BASE_URL = "https://hotline.example.org"
 
