@@ -128,7 +128,7 @@ def make_engine(
         event.listen(engine, "connect", _sqlite_on_connect)
         # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; let SQLAlchemy
         # emit BEGIN itself (the documented recipe), so nested transactions really nest.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(_sqlite_begin()))
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     # No pre-ping: it costs a round trip on every checkout (twice per webhook; 14% of a worker's
     # time under `hotline bench`). A connection that died is found on its first use instead:
@@ -148,23 +148,35 @@ def make_engine(
     return create_engine(parsed, **kwargs)
 
 
-#: Requests that only read: their SQLite transactions stay deferred (readers never block in WAL).
+#: Requests that only read: their sessions never take SQLite's write lock up front.
 _READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: A write that changes nothing: on SQLite it takes the database's write lock at once.
+_TAKE_WRITE_LOCK = "UPDATE alembic_version SET version_num = version_num WHERE 0"
 
 
-def _sqlite_begin() -> str:
-    """How a SQLite transaction starts: as a writer (BEGIN IMMEDIATE) unless it serves a request
-    that only reads.
+@event.listens_for(Session, "after_begin")
+def _writer_from_the_start(session: Session, _transaction: Any, connection: Any) -> None:
+    """The session of a request that writes takes SQLite's write lock as its transaction begins.
 
-    A deferred transaction that has read cannot start writing once another connection
+    A deferred SQLite transaction that has read cannot start writing once another connection
     committed: SQLite answers "database is locked" at once, without waiting, and the request
-    fails. One that begins IMMEDIATE takes the write lock first and, while another writer holds
-    it, waits its turn (the busy timeout), so concurrent writers queue instead of failing. Jobs
-    and commands (no request) write too, and begin the same way.
+    fails. A transaction that takes the write lock first waits its turn instead (the busy
+    timeout) while another writer holds it, so concurrent writers queue. Only the request's own
+    session does this: other connections a request opens (the roster cache) only read, and
+    must not wait behind it; the job worker's sweeps, which mostly only look for work, stay
+    deferred too (where they read and then write, they take the lock themselves or write in one
+    conditional statement). PostgreSQL needs none of it: rows lock themselves.
     """
-    if has_request_context() and request.method in _READ_METHODS:
-        return "BEGIN"
-    return "BEGIN IMMEDIATE"
+    if session.info.get("writes") and connection.dialect.name == "sqlite":
+        connection.exec_driver_sql(_TAKE_WRITE_LOCK)
+
+
+def writer(session: Session) -> Session:
+    """Mark `session` as one whose transactions read and then write: on SQLite each begins by
+    taking the write lock (waiting its turn) rather than failing when it comes to write. For
+    short transactions only: the lock is held until it ends."""
+    session.info["writes"] = True
+    return session
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -270,6 +282,8 @@ def session() -> Session:
     """The session of the current request or app context, created on first use."""
     if "db_session" not in g:
         g.db_session = database().sessions()
+        if has_request_context() and request.method not in _READ_METHODS:
+            writer(g.db_session)
     s: Session = g.db_session
     return s
 

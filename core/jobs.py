@@ -33,6 +33,7 @@ from core.db import (
     insert_if_missing,
     str_enum,
     utcnow,
+    writer,
 )
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ def run_job(
             return "failed"
         except Exception as exc:
             session.rollback()
+            writer(session)  # read the job, then write its failure: a short writer's transaction
             job = session.get(Job, job_id, populate_existing=True)
             if job is None:
                 return "skipped"

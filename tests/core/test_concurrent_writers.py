@@ -20,9 +20,12 @@ from sqlalchemy import func, select
 
 from app import create_app
 from cases.models import Case
+from config.settings import CONFIG_DIR
 from core import db, migrate
+from routing import store
+from routing.rosterfile import load_roster
 from staff.models import Role
-from tests.support import make_settings
+from tests.support import TwilioSigner, call_params, make_settings, twiml
 from tests.support.staff import PASSWORD, add_user, bearer, csrf_of, token_for
 
 THREADS_PER_KIND = {"open311": 4, "api": 2, "console": 2}
@@ -129,3 +132,26 @@ def test_eight_concurrent_writers_get_no_500(committing_app: Flask) -> None:
     with app.app_context():
         filed = db.session().scalar(select(func.count()).select_from(Case))
     assert filed == 6 + THREADS_PER_KIND["open311"] * REQUESTS_EACH, "every request kept"
+
+
+def test_the_first_call_of_a_fresh_process_reads_the_roster_without_waiting_on_itself(
+    committing_app: Flask,
+) -> None:
+    # The webhook's own session holds SQLite's write lock; the roster cache reads on another
+    # connection in the same request. Were that read to wait for the write lock too, it would
+    # wait on its own request, time out, and send an emergency to the last resort only.
+    app = committing_app
+    settings = app.extensions["hotline.settings"]
+    with app.app_context():
+        session = db.session()
+        store.save_roster(session, load_roster(CONFIG_DIR / "roster.yaml", "CN"))
+        session.commit()
+    twilio = TwilioSigner(app.test_client(), settings)
+    params = call_params(settings)
+    twilio.post("/voice/incoming", params)
+
+    root = twiml(twilio.post("/voice/ivr/gather?step=0", {**params, "Digits": "1"}))
+
+    assert db.database(app).available(), "the database was never taken for down"
+    numbers = [(n.text or "").strip() for n in root.iter("Number")]
+    assert numbers and settings.fallback_number not in numbers, "the officers on duty ring first"

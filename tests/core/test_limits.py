@@ -59,7 +59,9 @@ def test_one_open311_key_is_stopped_with_429_and_retry_after(limited_app: Flask)
     assert statuses == [201, 201, 201]
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
-    assert "3 per 1 minute" in refused.get_json()["reason"]
+    ((error),) = refused.get_json()  # Open311's own error list
+    assert error["code"] == 429
+    assert "3 per 1 minute" in error["description"]
     assert client.post(OPEN311, data={**FORM, "api_key": other}).status_code == 201
     assert db.session().scalar(select(func.count()).select_from(Case)) == 4, "nothing half-done"
 
