@@ -14,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, false, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from cases.deadlines import CaseKind, due_at, kind_for, remind_at
 from cases.events import RECATEGORIZE, RECEIVE, REMIND, actor_name, aware, log_event
-from cases.models import Case, CaseCounter, CaseSource
+from cases.models import Case, CaseSource
 from cases.numbers import allocate_number
 from cases.queries import CaseNotFound, case_by_call, get_case
 from cases.units import Units
@@ -34,7 +34,7 @@ from cases.workflow import (
     transition,
 )
 from core.categories import CATEGORIES
-from core.db import insert_returning, utcnow
+from core.db import insert_returning, take_write_lock, utcnow
 from routing import callbacks
 
 MAX_CALLER_RAW = 64
@@ -99,7 +99,7 @@ def create_case(
         raise CaseError(f"category: expected a classifier category id, got {category!r}")
     source = CaseSource(source)
     actor = actor_name(actor or source.value)
-    _write_lock(session)
+    take_write_lock(session)
     if call_sid is not None:
         existing = case_by_call(session, call_sid)
         if existing is not None:
@@ -345,25 +345,11 @@ def recategorize(
 
 def _locked(session: Session, number: str) -> Case:
     """The case, its row locked for this transaction and freshly read."""
-    _write_lock(session)
+    take_write_lock(session)
     case = session.scalar(_LOCKED, {"number": number.strip()})
     if case is None:
         raise CaseNotFound(f"no case numbered {number!r}")
     return case
-
-
-def _write_lock(session: Session) -> None:
-    """On SQLite, take the database's write lock now, before this transaction reads.
-
-    A deferred SQLite transaction that has read cannot start writing once another connection
-    committed ("database is locked", at once, without waiting), so a read-then-write raced by
-    another process would fail. A write that changes nothing takes the lock first, and a
-    concurrent writer waits its turn (busy_timeout). PostgreSQL needs none of this: rows are
-    locked by the statements themselves (upsert, INSERT … ON CONFLICT, SELECT … FOR UPDATE).
-    """
-    if session.get_bind().dialect.name == "sqlite":
-        table = cast(Table, CaseCounter.__table__)
-        session.execute(update(table).where(false()).values(last=table.c.last))
 
 
 def _known_unit(code: str | None, units: Units | None) -> str:

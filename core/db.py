@@ -167,7 +167,19 @@ def _writer_from_the_start(session: Session, _transaction: Any, connection: Any)
     deferred too (where they read and then write, they take the lock themselves or write in one
     conditional statement). PostgreSQL needs none of it: rows lock themselves.
     """
-    if session.info.get("writes") and connection.dialect.name == "sqlite":
+    if session.info.get("writes"):
+        _take_write_lock(connection)
+
+
+def take_write_lock(session: Session) -> None:
+    """On SQLite, take the database's write lock now, before this transaction reads (for a
+    read-then-write outside a writing request: a job, a command). PostgreSQL needs none of
+    this: rows are locked by the statements themselves (upsert, ON CONFLICT, FOR UPDATE)."""
+    _take_write_lock(session.connection())
+
+
+def _take_write_lock(connection: Any) -> None:
+    if connection.dialect.name == "sqlite":
         connection.exec_driver_sql(_TAKE_WRITE_LOCK)
 
 

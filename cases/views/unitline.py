@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
-from calls.models import Call
+from calls.service import get_call
 from calls.webhook import accept_call_webhook
 from cases import capture
 from cases.capture import case_number
@@ -78,8 +78,8 @@ def _call_has_ended(session: Session, call_sid: str) -> bool:
     """Whether Twilio already reported the call's end: a step of an ended call is a replay (a
     captured, signed request sent again) and changes nothing. Statuses only move forward, so
     the replay's own "in-progress" cannot revive the call."""
-    status = session.scalar(select(Call.status).where(Call.call_sid == call_sid))
-    return status is not None and status.is_final
+    call = get_call(session, call_sid)
+    return call is not None and call.status.is_final
 
 
 def _recording_used(session: Session, case_id: int, recording_sid: str) -> bool:
