@@ -39,6 +39,7 @@ def case_json(case: Case) -> dict[str, Any]:
         "feedback": case.feedback,
         "recording_sid": case.recording_sid,
         "location": location_json(case),
+        "contact": None if case.confidential else contact_json(case),
         "reopen_count": case.reopen_count,
         "created_at": case.created_at.isoformat(),
         "updated_at": case.updated_at.isoformat(),
@@ -59,6 +60,16 @@ def location_json(case: Case) -> dict[str, Any] | None:
         "longitude": case.longitude,
         "media_url": case.media_url,
     }
+
+
+def contact_json(case: Case) -> dict[str, Any] | None:
+    """The filer's name and e-mail address, as a city app gave them (None when nothing was)."""
+    contact = {
+        "first_name": case.contact_first_name,
+        "last_name": case.contact_last_name,
+        "email": case.contact_email,
+    }
+    return contact if any(contact.values()) else None
 
 
 @bp.get("/cases")

@@ -88,6 +88,11 @@ class Case(Base):
     latitude: Mapped[float | None] = mapped_column(Float)
     longitude: Mapped[float | None] = mapped_column(Float)
     media_url: Mapped[str | None] = mapped_column(String(500))
+    #: Who filed it through a city app (Open311 `first_name`, `last_name`, `email`): for staff
+    #: to reach them, never published. A phoned-in case has the caller's number instead.
+    contact_first_name: Mapped[str | None] = mapped_column(String(64))
+    contact_last_name: Mapped[str | None] = mapped_column(String(64))
+    contact_email: Mapped[str | None] = mapped_column(String(254))
 
     __table_args__ = (
         CheckConstraint("reopen_count >= 0", name="reopen_count_not_negative"),

@@ -67,6 +67,16 @@ class Where:
     media_url: str | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Contact:
+    """Who filed a request through a city app and how to reach them besides the phone (all
+    optional; staff see it, Open311 never publishes it)."""
+
+    contact_first_name: str | None = None
+    contact_last_name: str | None = None
+    contact_email: str | None = None
+
+
 def create_case(
     session: Session,
     *,
@@ -84,12 +94,14 @@ def create_case(
     confidential: bool = False,
     actor: str | None = None,
     where: Where | None = None,
+    contact: Contact | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
     """Open a case (state `received`, with its `receive` event), numbered by the local day.
 
     `where` is the place a request filed through Open311 or the API gives (address, point,
-    photo); a phoned-in request says it in the transcript.
+    photo); a phoned-in request says it in the transcript. `contact` is the filer's name and
+    e-mail address, when the app gives them.
 
     Idempotent on `call_sid`: for a call that already has a case, that case is returned and
     nothing is written — also when two processes race (the loser's number is left unused).
@@ -128,6 +140,7 @@ def create_case(
         "reopen_count": 0,
         "source": source,
         **dataclasses.asdict(where or Where()),
+        **dataclasses.asdict(contact or Contact()),
     }
     if call_sid is None:
         case = Case(**values)

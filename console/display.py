@@ -33,6 +33,13 @@ def category_name(category: str | None) -> str:
     return ivr_config.config().rules.name(category, language())
 
 
+def person_name(first: str | None, last: str | None) -> str:
+    """A filer's name as the page's language writes it: family name first in Chinese (李明),
+    given name first in English (Ming Li); "" if neither is known."""
+    parts = [p for p in ((last, first) if language() == "zh" else (first, last)) if p]
+    return ("" if language() == "zh" else " ").join(parts)
+
+
 def categories() -> list[str]:
     """Every category the classifier knows, in its order."""
     return list(ivr_config.config().rules.categories)

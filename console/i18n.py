@@ -39,6 +39,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "timeline": ("办理过程", "Timeline"),
     "transcript": ("来电内容", "What the caller said"),
     "address": ("地址", "Address"),
+    "filer": ("提交人", "Filed by"),
+    "email": ("电子邮箱", "E-mail"),
     "coordinates": ("位置（地图）", "Location (map)"),
     "media": ("照片/附件", "Photo / attachment"),
     "recording": ("录音", "Recording"),

@@ -21,6 +21,10 @@ LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]{1,15}(?:\.[0-9]{1,20})?")
+#: An address mail can be sent to: one @, no spaces or angle brackets, a dotted domain
+#: (RFC 5321 caps the whole at 254 characters). Deliverability is the mail server's to say.
+_EMAIL = re.compile(r"[^\s@<>\"(),;:]{1,64}@[^\s@<>\"(),;:]+\.[^\s@<>\"(),;:.]{2,}")
+MAX_EMAIL = 254
 
 
 class BadInput(ValueError):
@@ -83,6 +87,14 @@ def day(raw: str, name: str) -> dt.date:
     if not EARLIEST.date() <= value < LATEST.date():
         raise BadInput(f"{name}: must be between {EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}")
     return value
+
+
+def email(raw: str, name: str) -> str:
+    """`raw` as an e-mail address (trimmed): one @, a dotted domain, at most 254 characters."""
+    text = raw.strip()
+    if len(text) > MAX_EMAIL or not _EMAIL.fullmatch(text):
+        raise BadInput(f"{name}: an e-mail address like name@example.org")
+    return text
 
 
 def has_control_characters(text: str) -> bool:

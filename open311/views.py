@@ -33,7 +33,7 @@ from core import db
 from core.calendar import stored_holidays
 from core.categories import CATEGORIES
 from core.db import utcnow
-from core.inputs import BadInput, decimal, has_control_characters, moment, xml_safe
+from core.inputs import BadInput, decimal, email, has_control_characters, moment, xml_safe
 from core.phone import InvalidPhoneNumber, to_e164
 from core.webhooks import settings
 from ivr import config as ivr_config
@@ -46,6 +46,7 @@ FORMATS = ("json", "xml")
 DEFAULT_WINDOW = dt.timedelta(days=90)
 MAX_RESULTS = 1000
 MAX_DESCRIPTION = 4000
+MAX_NAME = 64
 FILERS = (Role.CLIENT, Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN)
 #: Every text answer says it is UTF-8, as the standard requires.
 JSON_TYPE = "application/json; charset=utf-8"
@@ -261,6 +262,7 @@ def create_request(fmt: str) -> Response:
             phone = to_e164(form["phone"][:32], settings().default_region)
         except InvalidPhoneNumber as exc:
             raise Open311Error(400, f"phone: {exc}") from None
+    contact = _contact(form)
     session = db.session()
     case = cases.create_case(
         session,
@@ -280,6 +282,7 @@ def create_request(fmt: str) -> Response:
             longitude=lon,
             media_url=media_url,
         ),
+        contact=contact,
     )
     after_intake(session, case, case.language)
     session.commit()
@@ -298,6 +301,26 @@ def _refuse_control_characters(form: MultiDict[str, str]) -> None:
     for name, value in form.items(multi=True):
         if has_control_characters(value):
             raise Open311Error(400, f"{xml_safe(name)[:40]}: no control characters")
+
+
+def _contact(form: MultiDict[str, str]) -> cases.Contact:
+    """The filer's name and e-mail address, as far as given: stored for staff, never published."""
+    address = form.get("email", "").strip()
+    try:
+        checked = email(address, "email") if address else None
+    except BadInput as exc:
+        raise Open311Error(400, str(exc)) from None
+    names = {}
+    for field in ("first_name", "last_name"):
+        name = form.get(field, "").strip()
+        if len(name) > MAX_NAME:
+            raise Open311Error(400, f"{field}: at most {MAX_NAME} characters")
+        names[field] = name or None
+    return cases.Contact(
+        contact_first_name=names["first_name"],
+        contact_last_name=names["last_name"],
+        contact_email=checked,
+    )
 
 
 def _service_code(code: str) -> str:
@@ -407,7 +430,7 @@ def _request_json(case: Case) -> dict[str, Any]:
         "requested_datetime": _iso(case.created_at),
         "updated_datetime": _iso(case.updated_at),
         "expected_datetime": _iso(case.due_at),
-        "address": case.address if public else "",
+        "address": case.address if public else None,
         "address_id": "",
         "zipcode": "",
         "lat": case.latitude if public else None,

@@ -88,6 +88,7 @@ def _template_helpers() -> dict[str, Any]:
         "local": display.local,
         "category_name": display.category_name,
         "route_name": display.route_name,
+        "person_name": display.person_name,
         "urgent_callbacks": display.urgent_callbacks,
         "Role": Role,
         "CENTER": CENTER,

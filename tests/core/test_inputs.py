@@ -13,6 +13,7 @@ from core.inputs import (
     day,
     decimal,
     digits_or_none,
+    email,
     has_control_characters,
     moment,
     whole_number,
@@ -100,3 +101,19 @@ def test_a_decimal_is_bounded() -> None:
     assert decimal("90", "lat", -90, 90) == 90.0
     with pytest.raises(BadInput, match="lat: from -90 to 90"):
         decimal("90.0001", "lat", -90, 90)
+
+
+@pytest.mark.parametrize(
+    "raw", ["li.ming@shaowu.gov.cn", " a@b.cn ", "张三@例子.中国", "x+tag@mail.example.org"]
+)
+def test_an_email_address_is_trimmed_and_kept(raw: str) -> None:
+    assert email(raw, "email") == raw.strip()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["", "li.ming", "a@b", "@b.cn", "a@@b.cn", "a b@c.cn", "<a@b.cn>", "a@b.c", "x" * 65 + "@b.cn"],
+)
+def test_anything_else_is_not_an_email_address(raw: str) -> None:
+    with pytest.raises(BadInput, match="email: an e-mail address"):
+        email(raw, "email")

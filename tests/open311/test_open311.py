@@ -90,6 +90,11 @@ def test_a_city_app_files_a_request_into_the_same_loop(
         ({"phone": "12"}, 400, "phone:"),
         ({"media_url": "javascript:alert(1)"}, 400, "media_url: an http(s) URL"),
         ({"description": "长" * 4001}, 400, "description: at most 4000 characters"),
+        ({"email": "li.ming"}, 400, "email: an e-mail address"),
+        ({"email": "a b@shaowu.gov.cn"}, 400, "email: an e-mail address"),
+        ({"email": "x" * 250 + "@a.cn"}, 400, "email: an e-mail address"),
+        ({"first_name": "明" * 65}, 400, "first_name: at most 64 characters"),
+        ({"last_name": "李" * 65}, 400, "last_name: at most 64 characters"),
     ],
 )
 def test_a_bad_request_gets_the_standards_error_list(
@@ -234,6 +239,7 @@ def test_absent_media_is_null(
 
     listing = {r["service_request_id"]: r for r in client.get(f"{BASE}/requests.json").get_json()}
     assert listing[phoned]["media_url"] is None
+    assert listing[phoned]["address"] is None, "a phoned-in case publishes no address: null"
     assert listing[filed]["media_url"] is None
     assert listing[with_media]["media_url"] == "https://img.example.org/1.jpg"
     root = parsed_xml(client.get(f"{BASE}/requests.xml"))
@@ -459,3 +465,59 @@ def test_staff_see_where_a_request_is_on_the_case_page_and_in_the_api(
         "longitude": 117.4921,
         "media_url": photo,
     }
+
+
+def test_the_filers_name_and_email_reach_staff_and_are_never_published(
+    client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    filed = file_request(
+        client, api_key, first_name=" 明 ", last_name="李", email="li.ming@shaowu.example.cn"
+    )
+    number = filed.get_json()[0]["service_request_id"]
+    case = db_session.scalar(select(Case).where(Case.number == number))
+    assert case is not None
+    assert (case.contact_first_name, case.contact_last_name, case.contact_email) == (
+        "明",
+        "李",
+        "li.ming@shaowu.example.cn",
+    )
+
+    for path in ("requests", f"requests/{number}"):
+        for fmt in FORMATS:
+            published = client.get(f"{BASE}/{path}.{fmt}").get_data(as_text=True)
+            assert number in published
+            assert "li.ming" not in published and "李" not in published
+
+    supervisor = add_user(db_session, "boss", Role.SUPERVISOR)
+    staff = client.application.test_client()
+    login(staff, "boss")
+    page = staff.get(f"/console/cases/{number}").get_data(as_text=True)
+    assert '<dd id="filer">李明</dd>' in page, "family name first on the Chinese page"
+    assert 'href="mailto:li.ming@shaowu.example.cn"' in page
+    english = staff.get(f"/console/cases/{number}?lang=en").get_data(as_text=True)
+    assert '<dd id="filer">明 李</dd>' in english, "given name first in English"
+    shown = client.get(f"/api/v1/cases/{number}", headers=bearer(token_for(db_session, supervisor)))
+    assert shown.get_json()["contact"] == {
+        "first_name": "明",
+        "last_name": "李",
+        "email": "li.ming@shaowu.example.cn",
+    }
+
+
+def test_a_confidential_or_anonymous_case_shows_no_contact(
+    app: Flask, client: FlaskClient, db_session: Session, api_key: str
+) -> None:
+    anonymous = file_request(client, api_key).get_json()[0]["service_request_id"]
+    named = file_request(client, api_key, first_name="明", email="li.ming@shaowu.example.cn")
+    hidden = named.get_json()[0]["service_request_id"]
+    db_session.execute(update(Case).where(Case.number == hidden).values(confidential=True))
+    db_session.commit()
+    token = token_for(db_session, add_user(db_session, "boss", Role.SUPERVISOR))
+
+    for number in (anonymous, hidden):
+        shown = client.get(f"/api/v1/cases/{number}", headers=bearer(token)).get_json()
+        assert shown["contact"] is None
+    staff = client.application.test_client()
+    login(staff, "boss")
+    page = staff.get(f"/console/cases/{hidden}").get_data(as_text=True)
+    assert "li.ming" not in page and 'id="filer"' not in page
