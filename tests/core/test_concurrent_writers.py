@@ -4,7 +4,8 @@ Eight clients write at the same time through Open311 (city apps filing requests)
 (a unit system dispatching) and the console (dispatchers logging in and acting), against a
 database of their own that really commits — on SQLite, where a deferred transaction that has
 read cannot start writing once another connection committed ("database is locked" at once),
-and on PostgreSQL.
+and on PostgreSQL. And the probe's flood: one key filing from eight connections at once is cut off
+at its limit with 429s, never a 500.
 """
 
 from __future__ import annotations
@@ -32,34 +33,55 @@ THREADS_PER_KIND = {"open311": 4, "api": 2, "console": 2}
 REQUESTS_EACH = 6
 
 
-@pytest.fixture
-def committing_app(empty_url: str, tmp_path: Path) -> Iterator[Flask]:
-    migrate.upgrade(migrate.alembic_config(url=empty_url))
-    lots = "10000 per minute"  # this test is about the database, not the rate limits
-    settings = make_settings(
-        empty_url,
-        tmp_path,
-        rate_limit_open311_key=lots,
-        rate_limit_open311_address=lots,
-        rate_limit_api_writes=lots,
-        rate_limit_login=lots,
-    )
-    app = create_app(settings)
+LOTS = "10000 per minute"
+#: The burst's limits: one key may file BURST_KEY_LIMIT requests a minute.
+BURST_KEY_LIMIT = 20
+
+
+def _committing(url: str, tmp_path: Path, **limits: str) -> Iterator[Flask]:
+    migrate.upgrade(migrate.alembic_config(url=url))
+    defaults = {
+        "rate_limit_open311_key": LOTS,
+        "rate_limit_open311_address": LOTS,
+        "rate_limit_api_writes": LOTS,
+        "rate_limit_login": LOTS,
+    }
+    app = create_app(make_settings(url, tmp_path, **{**defaults, **limits}))
     yield app
     db.database(app).engine.dispose()
 
 
+@pytest.fixture
+def committing_app(empty_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """Limits out of the way: these tests are about the database."""
+    yield from _committing(empty_url, tmp_path)
+
+
+@pytest.fixture
+def burst_app(empty_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The shipped kind of limits, small enough for a burst to cross them."""
+    yield from _committing(
+        empty_url,
+        tmp_path,
+        rate_limit_open311_key=f"{BURST_KEY_LIMIT} per minute",
+        rate_limit_api_writes="10 per minute",
+    )
+
+
+def _filing(key: str, i: int) -> dict[str, str]:
+    return {
+        "api_key": key,
+        "service_code": "city_management",
+        "description": f"路灯不亮 {i}",
+        "lat": "27.3375",
+        "long": "117.4921",
+        "phone": "13800138000",
+    }
+
+
 def _open311(key: str) -> Callable[[FlaskClient, int], int]:
     def post(client: FlaskClient, i: int) -> int:
-        form = {
-            "api_key": key,
-            "service_code": "city_management",
-            "description": f"路灯不亮 {i}",
-            "lat": "27.3375",
-            "long": "117.4921",
-            "phone": "13800138000",
-        }
-        return client.post("/open311/v2/requests.json", data=form).status_code
+        return client.post("/open311/v2/requests.json", data=_filing(key, i)).status_code
 
     return post
 
@@ -155,3 +177,42 @@ def test_the_first_call_of_a_fresh_process_reads_the_roster_without_waiting_on_i
     assert db.database(app).available(), "the database was never taken for down"
     numbers = [(n.text or "").strip() for n in root.iter("Number")]
     assert numbers and settings.fallback_number not in numbers, "the officers on duty ring first"
+
+
+def test_a_burst_from_one_client_is_cut_off_by_its_limit_with_no_500(burst_app: Flask) -> None:
+    """The probe's flood (one key filing as fast as it can, from many connections) meets the
+    limit: exactly the allowed requests are filed, the rest get 429 with Retry-After, nothing
+    fails, and other clients' writes go on."""
+    app = burst_app
+    with app.app_context():
+        session = db.session()
+        key = token_for(session, add_user(session, "city-app", Role.CLIENT))
+        other = token_for(session, add_user(session, "other-app", Role.CLIENT))
+        session.commit()
+    answers: list[tuple[int, str | None]] = []
+    lock, barrier = threading.Lock(), threading.Barrier(8)
+
+    def flood() -> None:
+        client = app.test_client()
+        barrier.wait()
+        for i in range(12):
+            answer = client.post("/open311/v2/requests.json", data=_filing(key, i))
+            with lock:
+                answers.append((answer.status_code, answer.headers.get("Retry-After")))
+
+    threads = [threading.Thread(target=flood) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+
+    statuses = sorted(status for status, _ in answers)
+    assert len(statuses) == 8 * 12
+    assert [s for s in statuses if s >= 500] == [], statuses
+    assert set(statuses) == {201, 429}
+    assert statuses.count(201) == BURST_KEY_LIMIT, "the limit holds under concurrency"
+    assert all(retry is not None and int(retry) > 0 for status, retry in answers if status == 429)
+    assert _open311(other)(app.test_client(), 0) == 201, "another city app is not affected"
+    with app.app_context():
+        filed = db.session().scalar(select(func.count()).select_from(Case))
+    assert filed == BURST_KEY_LIMIT + 1, "every 201 is a case, no 429 left one behind"
