@@ -75,18 +75,6 @@ def test_wrong_passwords_never_lock_the_account_out(
     assert (db_session.get(StaffUser, user.id) or user).failed_logins == 0
 
 
-def test_a_post_without_the_csrf_token_is_refused(
-    app: Flask, client: FlaskClient, db_session: Session
-) -> None:
-    add_user(db_session, "zhao", Role.SUPERVISOR)
-    number = open_case(app, db_session)
-    login(client, "zhao")
-    forged = client.post(f"/console/cases/{number}/act", data={"action": "escalate"})
-    assert forged.status_code == 400
-    assert "CSRF" in forged.get_data(as_text=True)
-    assert client.post("/console/login", data={"username": "zhao"}).status_code == 400
-
-
 def test_a_unit_contact_sees_only_the_units_cases(
     app: Flask, client: FlaskClient, db_session: Session
 ) -> None:
