@@ -138,6 +138,8 @@ def note_recording(session: Session, params: MultiDict[str, str], settings: Sett
     ) or get(session, sid)
     if recording is None:  # only if deleted in between
         raise RuntimeError(f"recording {sid} vanished")
+    if status == "in-progress":  # a progress report: the `completed` one follows
+        return recording
     if status != "completed":
         if recording.state is RecordingState.PENDING:
             recording.state = RecordingState.FAILED

@@ -143,6 +143,29 @@ def test_an_absent_recording_is_marked_failed_without_a_job(
     assert jobs.run_due(app) == {}
 
 
+def test_an_in_progress_report_waits_for_the_completed_one(
+    app: Flask,
+    twilio: TwilioSigner,
+    media_settings: Settings,
+    media: FakeTwilioMedia,
+    db_session: Session,
+) -> None:
+    """Twilio reports `in-progress` when a number subscribes to it: neither a failure nor a
+    download yet; the `completed` report that follows fetches the recording."""
+    params = callback(media_settings, media)
+    started = {**params, "RecordingStatus": "in-progress", "RecordingDuration": "-1"}
+    assert twilio.post("/voice/recording-status", started).status_code == 204
+    recording = service.get(db_session, params["RecordingSid"])
+    assert recording is not None and recording.state is RecordingState.PENDING
+    assert recording.last_error is None
+    assert jobs.run_due(app) == {}, "nothing to fetch yet"
+
+    assert twilio.post("/voice/recording-status", params).status_code == 204
+    assert jobs.run_due(app) == {"done": 1}
+    stored = service.get(db_session, params["RecordingSid"])
+    assert stored is not None and stored.state is RecordingState.STORED
+
+
 def test_twilios_copy_is_deleted_only_after_ours_is_verified(
     app: Flask,
     twilio: TwilioSigner,
