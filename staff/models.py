@@ -12,9 +12,9 @@ from core.db import Base, BigIntPK, UTCDateTime, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
-    #: 接线/派单: the live board, every case, dispatching, the roster's availability.
+    #: 接线/派单: the live board, every case, dispatching, the roster's availability, figures.
     DISPATCHER = "dispatcher"
-    #: 督办: what a dispatcher does, plus escalation, figures and editing the roster.
+    #: 督办: what a dispatcher does, plus escalation and editing the roster.
     SUPERVISOR = "supervisor"
     #: A unit's contact: only the unit's own cases (accept, start, resolve).
     UNIT = "unit"

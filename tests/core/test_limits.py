@@ -85,7 +85,7 @@ def test_api_writes_are_limited_per_token_and_reads_are_not(limited_app: Flask) 
     client = limited_app.test_client()
     url = f"/api/v1/cases/{number}/actions"
     writes = [
-        client.post(url, json={"action": "escalate", "note": "x"}, headers=bearer(token))
+        client.post(url, json={"action": "dispatch", "unit": "water_supply"}, headers=bearer(token))
         for _ in range(3)
     ]
     assert [w.status_code < 429 for w in writes] == [True, True, False]
