@@ -187,7 +187,9 @@ def _refuse_nul() -> None:
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Response, int]:
+    def http_error(exc: HTTPException) -> Any:
+        if request.path.startswith("/console/"):  # no console page matched: the console's own
+            return console.error_page(exc)
         code = exc.code or 500
         response = jsonify(error=exc.name, reason=exc.description)
         for name, value in exc.get_headers():  # `Allow` on a 405, `Retry-After` on a 429
@@ -254,8 +256,13 @@ cli = FlaskGroup(
     name="hotline",
     create_app=create_app,
     add_version_option=False,
+    # Settings come from the environment only (config/settings.py): no .env or .flaskenv files,
+    # so neither Flask's python-dotenv tip (printed where such a file exists without
+    # python-dotenv) nor its --env-file option, which needs python-dotenv.
+    load_dotenv=False,
     help="Minsheng Hotline operator commands (settings come from the environment).",
 )
+cli.params = [param for param in cli.params if param.name != "env_file"]
 
 # The developer tools (`hotline call`, `hotline bench`) are not part of the product: they live in
 # tools/, a distribution of their own that a checkout installs beside it (`make install`), and

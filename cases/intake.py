@@ -75,9 +75,11 @@ def apply_dispatch_if_new(session: Any, case: Case) -> Case:
             number,
             "dispatch",
             actor="system",
-            note=f"by category {case.category}",
             unit_code=unit.code,
             units=units(),
+            # Why this unit: its category's, or the center's when that unit's provider is
+            # refused (the timeline says so in the reader's language).
+            data={"rule": "category" if refused is None else "provider_refused"},
         )
     except CaseError:
         log.exception("case %s: automatic dispatch failed; left for a dispatcher", number)

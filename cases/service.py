@@ -179,9 +179,11 @@ def apply(
     units: Units | None = None,
     tz: dt.tzinfo | None = None,
     holidays: Mapping[dt.date, str] | None = None,
+    data: Mapping[str, Any] | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
-    """Do `action` to a case: the transition, its fields and its audit event.
+    """Do `action` to a case: the transition, its fields and its audit event (`data`, if
+    given, is kept with the event beside what the action records itself).
 
     - dispatch needs `unit_code`, a unit of `units` (re-dispatching to another unit is allowed,
       to the unit it is already with is refused);
@@ -209,12 +211,12 @@ def apply(
     if unit_code is not None and action is not Action.DISPATCH:
         raise CaseError(f"{action.value} takes no unit (only dispatch does)")
     now = aware(now or utcnow())
-    data: dict[str, Any] = {}
+    recorded: dict[str, Any] = dict(data or {})
     if action is Action.DISPATCH:
         unit = _known_unit(unit_code, units)
         if case.state is CaseState.DISPATCHED and case.unit_code == unit:
             raise CaseError(f"case {case.number} is already dispatched to {unit}")
-        data = {"unit": unit, "previous_unit": case.unit_code}
+        recorded.update(unit=unit, previous_unit=case.unit_code)
         case.unit_code = unit
     elif action is Action.RESOLVE:
         case.feedback = note
@@ -225,13 +227,13 @@ def apply(
         if tz is None or holidays is None:
             raise TypeError("reopen recomputes the deadline: pass tz and holidays")
         due = due_at(case.kind, now, tz, holidays)
-        data = {"due_at": due.isoformat(), "previous_due_at": case.due_at.isoformat()}
+        recorded.update(due_at=due.isoformat(), previous_due_at=case.due_at.isoformat())
         case.reopen_count += 1
         case.due_at, case.remind_at = due, remind_at(due, now)
         case.reminded_at = case.escalated_at = None
         case.resolved_at = case.closed_at = None
     elif action is Action.ESCALATE:
-        data = _overdue_data(case, now)
+        recorded.update(_overdue_data(case, now))
         if case.escalated_at is None:
             case.escalated_at = now
     from_state = case.state
@@ -245,7 +247,7 @@ def apply(
         action=action.value,
         from_state=from_state,
         note=note,
-        data=data,
+        data=recorded,
     )
     session.flush()
     return case

@@ -35,7 +35,7 @@ def supervise(
             reminded += 1
             _text(session, units, case, "remind", tz)
     for case in due_for_escalation(session, now):
-        if mark_escalated(session, case, note="deadline passed", now=now):
+        if mark_escalated(session, case, now=now):
             escalated += 1
             _text(session, units, case, "escalate", tz)
             raise_alert(

@@ -6,6 +6,9 @@ from __future__ import annotations
 from flask import Flask
 
 from console import views
+from console.views.common import error_page
+
+__all__ = ["error_page", "init_app"]
 
 
 def init_app(app: Flask) -> None:

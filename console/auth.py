@@ -24,6 +24,10 @@ SESSION_LIFETIME = dt.timedelta(hours=12)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+#: The reason a form without its token is refused (the error page says it in words).
+CSRF_REFUSED = "missing or wrong CSRF token: reload the page and try again"
+
+
 def start_session(user: StaffUser) -> None:
     """A fresh session for `user` (the old one, and any fixed session id, is dropped)."""
     session.clear()
@@ -47,7 +51,7 @@ def check_csrf() -> None:
     sent = request.form.get("csrf") or request.headers.get("X-CSRF-Token", "")
     expected = session.get("csrf")
     if not isinstance(expected, str) or not hmac.compare_digest(sent, expected):
-        abort(400, description="missing or wrong CSRF token: reload the page and try again")
+        abort(400, description=CSRF_REFUSED)
 
 
 def console_user() -> StaffUser | None:

@@ -1,5 +1,12 @@
-"""Calls as the center sees them: who called, which branch, how the IVR classified it, who
-answered, how long — for the live board and the calls API."""
+"""Calls as the center sees them: who called, which branch, how the IVR classified it, where
+the call is now (its *stage*), who answered, how long — for the live board and the calls API.
+
+A live call's stage says where the caller is: in the IVR, hearing officers' phones ring, talking
+to someone, recording a request, hearing a case's progress. An ended call's says how it ended;
+the two that must never look like every other call are *danger*: an emergency (or a caller
+nothing understood) whose caller hung up before anyone accepted, and one that every tier left
+unanswered.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,31 @@ from sqlalchemy.orm import Session
 
 from calls.models import Call, CallDirection, CallStatus
 from ivr.models import IvrSession
-from routing.models import BridgeAttempt
+from routing.models import BridgeAttempt, CallbackKind, CallbackTask
 
 #: A call not reported finished after this long lost its status callback: not "live".
 LIVE_AT_MOST = dt.timedelta(hours=4)
 LIVE_STATUSES = (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
+#: The branches whose caller is put through to people (routing's bridge routes).
+BRIDGED_BRANCHES = ("emergency", "doubt", "desk")
+#: Stages of a live call.
+IN_IVR, RINGING_OFFICERS, TALKING, RECORDING, STATUS_LOOKUP = (
+    "in_ivr",
+    "ringing_officers",
+    "talking",
+    "recording",
+    "status_lookup",
+)
+#: Stages of an ended call; the first two are danger.
+ABANDONED_EMERGENCY, UNANSWERED_EMERGENCY, ABANDONED_DESK, ANSWERED, HUNG_UP_IN_IVR, ENDED = (
+    "abandoned_emergency",
+    "unanswered_emergency",
+    "abandoned_desk",
+    "answered",
+    "hung_up_in_ivr",
+    "ended",
+)
+DANGER = frozenset({ABANDONED_EMERGENCY, UNANSWERED_EMERGENCY})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +60,14 @@ class CallRow:
     category: str | None
     answered_by: str | None
     answered_phone: str | None
+    #: Where the call is (live) or how it ended: one of the stage names above.
+    stage: str = ENDED
+    #: The bridge route it was put through to (an emergency category, `desk`, `doubt`).
+    route: str | None = None
+
+    @property
+    def danger(self) -> bool:
+        return self.stage in DANGER
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -65,22 +100,31 @@ def recent_calls(
         query.order_by(Call.created_at.desc(), Call.id.desc()).limit(limit).offset(offset)
     ).all()
     sids = [call.call_sid for call, _ in rows]
-    answered: dict[str, BridgeAttempt] = {}
+    bridges: dict[str, list[BridgeAttempt]] = {}
+    missed: dict[str, CallbackKind] = {}
     if sids:
         for attempt in session.scalars(
             select(BridgeAttempt)
-            .where(BridgeAttempt.call_sid.in_(sids), BridgeAttempt.accepted_at.is_not(None))
-            .order_by(BridgeAttempt.accepted_at)
+            .where(BridgeAttempt.call_sid.in_(sids))
+            .order_by(BridgeAttempt.call_sid, BridgeAttempt.step)
         ):
-            answered.setdefault(attempt.call_sid, attempt)
+            bridges.setdefault(attempt.call_sid, []).append(attempt)
+        missed = dict(
+            session.execute(
+                select(CallbackTask.call_sid, CallbackTask.kind).where(
+                    CallbackTask.call_sid.in_(sids)
+                )
+            ).all()
+        )
     result = []
     for call, ivr in rows:
-        bridge = answered.get(call.call_sid)
+        attempts = bridges.get(call.call_sid, [])
+        bridge = next((a for a in attempts if a.accepted_at is not None), None)
         live = call.status in LIVE_STATUSES and now - call.created_at < LIVE_AT_MOST
-        end = call.ended_at
         duration = call.duration_s
         if duration is None and live:
             duration = int((now - call.created_at).total_seconds())
+        branch = ivr.branch if ivr else None
         result.append(
             CallRow(
                 call_sid=call.call_sid,
@@ -88,13 +132,46 @@ def recent_calls(
                 status=call.status.value,
                 live=live,
                 started_at=call.created_at,
-                ended_at=end,
+                ended_at=call.ended_at,
                 duration_s=duration,
-                branch=ivr.branch if ivr else None,
+                branch=branch,
                 kind=ivr.kind.value if ivr and ivr.kind else None,
                 category=ivr.category if ivr else None,
                 answered_by=bridge.answered_by if bridge else None,
                 answered_phone=bridge.answered_phone if bridge else None,
+                stage=stage_of(live, branch, attempts, missed.get(call.call_sid)),
+                route=attempts[0].route if attempts else None,
             )
         )
     return result
+
+
+def stage_of(
+    live: bool,
+    branch: str | None,
+    attempts: list[BridgeAttempt],
+    missed: CallbackKind | None,
+) -> str:
+    """Where a call is (`live`) or how it ended, from its IVR branch, its bridge attempts (in
+    order) and the call-back task it left, if any."""
+    accepted = [a for a in attempts if a.accepted_at is not None]
+    if live:
+        if branch is None:
+            return IN_IVR
+        if branch in BRIDGED_BRANCHES:
+            if any(a.ended_at is None for a in accepted):
+                return TALKING
+            if missed is CallbackKind.UNANSWERED:
+                return RECORDING  # every tier failed: the caller is leaving a message
+            return RINGING_OFFICERS
+        return STATUS_LOOKUP if branch == "status" else RECORDING
+    if accepted:
+        return ANSWERED
+    if missed is CallbackKind.ABANDONED_BRIDGE:
+        desk = bool(attempts) and attempts[0].route == "desk"
+        return ABANDONED_DESK if desk else ABANDONED_EMERGENCY
+    if missed is CallbackKind.UNANSWERED:
+        return UNANSWERED_EMERGENCY
+    if branch is None or missed is CallbackKind.ABANDONED_IVR:
+        return HUNG_UP_IN_IVR
+    return ENDED

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, String, Text, UniqueConstraint, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from core import durable
@@ -31,6 +31,8 @@ class Alert(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The staff user who acknowledged it on the console.
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_alerts_open", "acknowledged_at", "priority"),
@@ -54,3 +56,26 @@ def raise_alert(session: Session, record: dict[str, Any]) -> None:
         },
         unique=("call_sid", "kind"),
     )
+
+
+def open_alerts(session: Session, limit: int = 50) -> list[Alert]:
+    """Alerts nobody has acknowledged yet, the most urgent and then the oldest first."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.acknowledged_at.is_(None))
+            .order_by(Alert.priority, Alert.created_at, Alert.id)
+            .limit(limit)
+        )
+    )
+
+
+def acknowledge(session: Session, alert_id: int, by: str, now: dt.datetime) -> bool:
+    """Mark an open alert seen by `by`; False if there is no such open alert (already
+    acknowledged, by someone else perhaps: the first acknowledgement stands)."""
+    done = session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=by[:64])
+    )
+    return bool(getattr(done, "rowcount", 0))

@@ -41,7 +41,13 @@ _DUMMY_HASH = generate_password_hash("not a password, only for timing")
 
 
 class LoginError(Exception):
-    """Why a login was refused (safe to show: it never tells which part was wrong)."""
+    """Why a login was refused (safe to show: it never tells which part was wrong).
+
+    `reason` names it for a translated message: "wrong" or "disabled"."""
+
+    def __init__(self, message: str, reason: str = "wrong") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class PasswordError(ValueError):
@@ -77,7 +83,7 @@ def authenticate(
         session.flush()
         raise LoginError("wrong username or password")
     if user.disabled:
-        raise LoginError("this account is disabled")
+        raise LoginError("this account is disabled", reason="disabled")
     user.failed_logins, user.locked_until, user.last_login_at = 0, None, now
     session.flush()
     return user

@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import logging
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -110,17 +111,38 @@ def finish(
         return False
     session.refresh(survey)
     summary = summarize(answers, ctx.survey, state, outcome)
+    found = facts(answers, ctx.survey, state, outcome)
     case = session.scalar(select(Case).where(Case.number == survey.case_number))
     if case is None:
         log.warning("survey %s: case %s is gone", survey.id, survey.case_number)
         return True
     if negative:
-        _redo(session, case, summary, ctx, now)
+        _redo(session, case, summary, found, ctx, now)
     elif case.state is CaseState.RESOLVED:
-        apply(session, case.number, Action.CLOSE, actor=ACTOR, note=summary, now=now)
+        apply(session, case.number, Action.CLOSE, actor=ACTOR, note=summary, data=found, now=now)
     _rate_provider(session, case.number, answers, ctx.survey)
     session.flush()
     return True
+
+
+def facts(
+    answers: list[SurveyAnswer], survey: Survey, state: SurveyState, outcome: str | None
+) -> dict[str, Any]:
+    """What the survey found, for the case event's data: the timeline shows it in the page's
+    language (the note is `summarize`'s Chinese line, for the CLI and the API)."""
+    found: dict[str, Any] = {"state": state.value, "outcome": outcome}
+    by_question = {a.question: a for a in answers}
+    for question in survey.questions:
+        answer = by_question.get(question.id)
+        if answer is None:
+            continue
+        if question.id == "resolved" and answer.value is not None:
+            found["resolved"] = bool(answer.positive)
+        elif question.score and answer.value is not None:
+            found["score"] = answer.value
+        elif answer.value is None and answer.text:
+            found["comment"] = answer.text
+    return {"survey": found}
 
 
 def summarize(
@@ -150,7 +172,14 @@ def summarize(
     return "回访：" + "；".join(parts)
 
 
-def _redo(session: Session, case: Case, summary: str, ctx: Context, now: dt.datetime) -> None:
+def _redo(
+    session: Session,
+    case: Case,
+    summary: str,
+    found: dict[str, Any],
+    ctx: Context,
+    now: dt.datetime,
+) -> None:
     """重办: reopen with the answers attached, back to the same unit, supervisor alerted."""
     if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
         log.info("survey of %s is negative but the case is %s already", case.number, case.state)
@@ -165,6 +194,7 @@ def _redo(session: Session, case: Case, summary: str, ctx: Context, now: dt.date
         note=summary,
         tz=settings.tz,
         holidays=holidays,
+        data=found,
         now=now,
     )
     unit = ctx.units.get(case.unit_code or "") or ctx.units.default
@@ -176,6 +206,7 @@ def _redo(session: Session, case: Case, summary: str, ctx: Context, now: dt.date
         note="回访不满意，退回原单位重办",
         unit_code=unit.code,
         units=ctx.units,
+        data={"survey_redo": True},
         now=now,
     )
     supervision.notify_dispatched(session, ctx.units, case, settings.tz)

@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from console.auth import console_user, login_required
 from console.i18n import t
-from console.views.common import bp
+from console.views.common import bp, flash_refusal
 from core import db
 from routing import callbacks
 from staff.service import CENTER
@@ -43,7 +43,7 @@ def callback_claim(task_id: int) -> Any:
         flash(f"#{task_id}: {t('claimed')} ✓", "ok")
     except callbacks.CallbackError as exc:
         session_.rollback()
-        flash(str(exc), "error")
+        flash_refusal("refused.callback", exc)
     return redirect(url_for("console.callbacks_page"))
 
 
@@ -63,5 +63,5 @@ def callback_outcome(task_id: int) -> Any:
         flash(f"#{task.id}: {t('outcome.' + outcome)} ✓", "ok")
     except callbacks.CallbackError as exc:
         session_.rollback()
-        flash(str(exc), "error")
+        flash_refusal("refused.callback", exc)
     return redirect(url_for("console.callbacks_page"))

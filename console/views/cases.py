@@ -11,12 +11,13 @@ from sqlalchemy import select
 from cases import access, queries
 from cases import service as cases
 from cases.models import Case
+from cases.service import NoteRequired, UnknownUnit
 from cases.supervision import notify_dispatched
-from cases.workflow import Action, CaseError, CaseState, allowed_actions
+from cases.workflow import Action, CaseError, CaseState, IllegalTransition, allowed_actions
 from console.auth import console_user, login_required
 from console.display import categories, units
 from console.i18n import t
-from console.views.common import bp, page_number, pager_args
+from console.views.common import bp, flash_refusal, page_number, pager_args
 from core import db
 from core.calendar import stored_holidays
 from core.db import utcnow
@@ -141,8 +142,21 @@ def case_act(number: str) -> Any:
         flash(f"{case.number}: {t('action.' + action)} ✓", "ok")
     except CaseError as exc:
         session_.rollback()
-        flash(str(exc), "error")
+        flash_refusal(_refusal(exc), exc)
     return redirect(url_for("console.case_page", number=case.number))
+
+
+def _refusal(exc: CaseError) -> str:
+    """The catalogue key that says why the workflow refused an action."""
+    if isinstance(exc, IllegalTransition):
+        return "refused.illegal"
+    if isinstance(exc, NoteRequired):
+        return "refused.note_required"
+    if isinstance(exc, UnknownUnit):
+        return "refused.unknown_unit"
+    if "already dispatched" in str(exc):
+        return "refused.same_unit"
+    return "refused.case"
 
 
 @bp.get("/recordings/<sid>")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, flash, render_template
 from werkzeug.exceptions import HTTPException
 
 from console import auth, display
 from console.auth import console_user
-from console.i18n import language, t
+from console.i18n import TEXT, language, t
 from core import db
 from core.inputs import BadInput, whole_number
 from staff.models import Role
@@ -51,8 +51,16 @@ def pager_args(args: Mapping[str, str], filters: Iterable[str]) -> dict[str, str
     return {name: args[name] for name in filters if args.get(name)}
 
 
+def flash_refusal(what: str, exc: Exception) -> None:
+    """Tell the user, in the page's language, that `what` (a catalogue key) was refused; the
+    precise reason follows as technical detail."""
+    flash(t(what), "error")
+    flash(str(exc), "detail")
+
+
 @bp.before_request
-def _csrf() -> None:
+def _language_and_csrf() -> None:
+    language()  # a ?lang= is remembered even when the page redirects (to the login page)
     auth.check_csrf()
 
 
@@ -70,12 +78,24 @@ def _headers(response: Response) -> Response:
 
 
 @bp.errorhandler(HTTPException)
-def _error_page(exc: HTTPException) -> tuple[str, int]:
+def error_page(exc: HTTPException) -> tuple[str, int, list[tuple[str, str]]]:
+    """A refusal in the page's language: what happened and what to do; the precise reason (for
+    whoever reports it) stays below, as technical detail. The headers the error carries
+    (`Allow` on a 405, `Retry-After` on a 429) are kept. Also used by the app for a URL under
+    /console/ that matches no page."""
     db.session().rollback()
     code = exc.code or 500
-    return render_template(
-        "console/error.html", code=code, name=exc.name, reason=exc.description
-    ), code
+    known = code if f"error.{code}" in TEXT else 400 if code < 500 else 500
+    csrf = exc.description == auth.CSRF_REFUSED
+    page = render_template(
+        "console/error.html",
+        code=code,
+        name=t(f"error.{known}"),
+        explain=t("error.csrf") if csrf else t(f"error.{known}.explain"),
+        reason=exc.description,
+    )
+    headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+    return page, code, headers
 
 
 @bp.app_context_processor
@@ -89,6 +109,15 @@ def _template_helpers() -> dict[str, Any]:
         "category_name": display.category_name,
         "route_name": display.route_name,
         "person_name": display.person_name,
+        "deadline": display.deadline,
+        "zone": display.zone,
+        "unit_name": display.unit_name,
+        "team_name": display.team_name,
+        "officer_name": display.officer_name,
+        "role_name": display.role_name,
+        "actor_label": display.actor_label,
+        "event_text": display.event_text,
+        "kind_name": display.kind_name,
         "urgent_callbacks": display.urgent_callbacks,
         "Role": Role,
         "CENTER": CENTER,

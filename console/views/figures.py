@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, render_template
 
 from console.auth import login_required
-from console.display import category_name
+from console.display import category_name, unit_name
 from console.figures import figures_for_request
 from console.views.common import bp
 from staff.service import CENTER
@@ -19,9 +19,13 @@ from staff.service import CENTER
 @login_required(*CENTER)
 def figures_page() -> Any:
     result, first, last = figures_for_request()
-    named = [(category_name(c), n) for c, n in result.cases_by_category]
     return render_template(
-        "console/figures.html", f=result, first=first, last=last, named_categories=named
+        "console/figures.html",
+        f=result,
+        first=first,
+        last=last,
+        named_categories=[(category_name(c), n) for c, n in result.cases_by_category],
+        named_units=[(unit_name(u), n) for u, n in result.cases_by_unit],
     )
 
 

@@ -9,6 +9,7 @@ from flask import redirect, render_template, request, session, url_for
 
 from console import auth
 from console.auth import console_user, login_required
+from console.i18n import t
 from console.views.common import bp
 from core import db
 from staff import service as staff
@@ -27,7 +28,7 @@ def login() -> Any:
             )
         except staff.LoginError as exc:
             db.session().commit()  # the failed attempt counts, a lock-out holds
-            error = str(exc)
+            error = t(f"login.{exc.reason}")
         else:
             db.session().commit()
             auth.start_session(user)

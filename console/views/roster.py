@@ -10,8 +10,9 @@ import yaml
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 
 from console.auth import console_user, login_required
+from console.display import officer_name
 from console.i18n import t
-from console.views.common import bp
+from console.views.common import bp, flash_refusal
 from core import db
 from core.db import utcnow
 from core.webhooks import settings
@@ -62,7 +63,7 @@ def roster_available() -> Any:
         abort(404, description=f"unknown officer {officer!r}")
     session_.commit()
     current_app.extensions["hotline.roster"].invalidate()
-    flash(f"{officer}: {t('available') if available else t('unavailable')} ✓", "ok")
+    flash(f"{officer_name(officer)}: {t('available') if available else t('unavailable')} ✓", "ok")
     return redirect(url_for("console.roster_page"))
 
 
@@ -77,9 +78,9 @@ def roster_save() -> Any:
         version = store.replace_roster(session_, roster, settings().timezone)
     except (RosterError, yaml.YAMLError) as exc:
         session_.rollback()
-        flash(f"{t('roster')}: {exc}", "error")
+        flash_refusal("refused.roster", exc)
         return _roster_page(draft=text, status=400)
     session_.commit()
     current_app.extensions["hotline.roster"].invalidate()
-    flash(f"{t('roster')} v{version} ✓", "ok")
+    flash(f"{t('roster')} · {t('saved_version').format(version=version)} ✓", "ok")
     return redirect(url_for("console.roster_page"))

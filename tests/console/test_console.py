@@ -45,9 +45,9 @@ def test_a_login_opens_the_console_and_a_wrong_password_does_not(
 
     wrong = login(client, "li", "not the password")
     assert wrong.status_code == 401
-    assert "wrong username or password" in wrong.get_data(as_text=True)
+    assert "用户名或密码错误" in wrong.get_data(as_text=True)
     unknown = login(client, "nobody", PASSWORD)
-    assert "wrong username or password" in unknown.get_data(as_text=True), "same answer"
+    assert "用户名或密码错误" in unknown.get_data(as_text=True), "same answer"
 
     ok = login(client, "li")
     assert (ok.status_code, ok.headers["Location"]) == (302, "/console/")
@@ -67,7 +67,7 @@ def test_wrong_passwords_never_lock_the_account_out(
     for _ in range(6):
         refused = login(client, "wang", "guess")
         assert refused.status_code == 401
-        assert "wrong username or password" in refused.get_data(as_text=True)
+        assert "用户名或密码错误" in refused.get_data(as_text=True)
     db_session.expire_all()
     assert (db_session.get(StaffUser, user.id) or user).failed_logins == 6
     assert login(client, "wang").status_code == 302, "the right password still works"
@@ -149,14 +149,21 @@ def test_a_call_shows_up_on_the_live_board(
     (live,) = board["live"]
     assert live["sid"] == caller["CallSid"]
     assert live["caller"] == "+8613800138000"
-    assert live["branch"] == "emergency"
-    assert live["classification"].startswith("emergency · ")
+    assert live["branch"] == "紧急转接"
+    assert live["classification"] == "紧急 · 火警", "by name, in the page's language"
+    assert (live["stage"], live["stage_label"]) == ("ringing_officers", "正在呼叫值班人员")
+    assert not live["danger"]
 
     twilio.post("/voice/status", {**caller, "CallStatus": "completed", "CallDuration": "61"})
     board = client.get("/console/board.json").get_json()
     assert board["live"] == []
     (recent,) = board["recent"]
-    assert (recent["status"], recent["duration"]) == ("completed", 61)
+    assert recent["duration"] == 61
+    assert recent["stage"] == "abandoned_emergency", "hung up while officers' phones rang"
+    assert recent["danger"] and recent["stage_label"] == "紧急呼救：无人接听前已挂断"
+    (alert,) = board["danger"]
+    assert alert["text"] == "紧急呼救中途挂断，需回拨"
+    assert alert["caller"] == "+8613800138000" and alert["call_back_url"] == "/console/callbacks"
 
 
 def test_the_roster_page_toggles_officers_and_a_supervisor_edits_it(
@@ -200,7 +207,7 @@ def test_the_roster_page_toggles_officers_and_a_supervisor_edits_it(
         data={"roster": yaml.safe_dump(doc, allow_unicode=True), "csrf": token},
         follow_redirects=True,
     )
-    assert f"v{(before or 0) + 1} ✓" in good.get_data(as_text=True)
+    assert f"已保存为第 {(before or 0) + 1} 版 ✓" in good.get_data(as_text=True)
     saved = store.load_roster(db_session)
     assert saved is not None and saved.officers["P001"].name == "新名字"
 
@@ -313,7 +320,7 @@ def test_the_callbacks_page_lists_tasks_by_priority_and_closing_one_works(
     assert client.get("/console/board.json").get_json()["urgent_callbacks"] == 1
     page = client.get("/console/callbacks").get_data(as_text=True)
     assert 'href="tel:+8613800138000"' in page, "the full number, to dial back"
-    assert "呼救中途挂断" in page and "IVR中挂断" in page and "火警" in page
+    assert "呼救中途挂断" in page and "语音导航中挂断" in page and "火警" in page
     assert page.index(f'data-task="{fire.id}"') < page.index(f'data-task="{ivr.id}"')
     assert 'id="nav-callbacks"' in page
 

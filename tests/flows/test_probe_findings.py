@@ -35,6 +35,7 @@ PLACEHOLDERS: dict[str, str | int] = {
     "call_sid": "CA" + "0" * 32,
     "sid": "RE" + "0" * 32,
     "task_id": 1,
+    "alert_id": 1,
     "fmt": "json",
     "code": "city_management",
     "token": "MS-20261201-0001",
@@ -101,6 +102,7 @@ def test_every_console_form_refuses_a_post_without_its_csrf_token(
         "console.roster_available",
         "console.callback_claim",
         "console.callback_outcome",
+        "console.alert_acknowledge",
         "console.login",
     }
     before = _written(db_session)

@@ -230,6 +230,15 @@ def test_an_unsatisfied_answer_reopens_the_case_and_alerts_the_supervisor(
     reopen = next(e for e in timeline(db_session, case) if e.action == "reopen")
     assert reopen.actor == "survey"
     assert reopen.note == "回访：未解决；满意度 1 分（5 分最满意）；意见：路灯还是不亮，晚上很黑"
+    assert reopen.data["survey"] == {
+        "state": "completed",
+        "outcome": "answered",
+        "resolved": False,
+        "score": "1",
+        "comment": "路灯还是不亮，晚上很黑",
+    }, "what the survey found, for the timeline to say in the reader's language"
+    redo = [e for e in timeline(db_session, case) if e.action == "dispatch"][-1]
+    assert (redo.actor, redo.data["survey_redo"]) == ("survey", True)
     alert = db_session.scalar(select(Alert).where(Alert.kind == f"reopen:{number}"))
     assert alert is not None and alert.priority == 1
     texts = db_session.scalars(select(Job.key).where(Job.kind == "sms.send")).all()
