@@ -44,17 +44,26 @@ install: $(STAMP) $(if $(wildcard package-lock.json),$(NODE_STAMP))
 MOCK_PORT ?= 4010
 MOCK = $(if $(TWILIO_API_BASE_URL),,$(shell $(BIN)/python -c 'from tools.twilio_mock import PRISM_BIN, spec_path; print("yes" if PRISM_BIN.exists() and spec_path().is_file() else "")' 2>/dev/null))
 
+# The web server, the job worker and the mock run as background children of one shell, which
+# waits for the server. On Ctrl-C or a TERM (or when the server stops by itself) the shell stops
+# its own children by PID, waits for them and ends without an error. Not `trap 'kill 0'`: that
+# signals make and the shell itself too, and dash, re-entering its TERM trap for the TERM it had
+# just sent itself, recursed until it crashed: "make: *** [run] Segmentation fault".
 run: install
 	$(BIN)/hotline db upgrade
 	$(BIN)/hotline roster import --if-empty config/roster.yaml
 	$(BIN)/hotline providers sync
 	$(BIN)/hotline users demo
 	# The web server, the job worker (and the Twilio mock) together; Ctrl-C stops them all.
-	trap 'kill 0' EXIT INT TERM; \
+	pids=; stop() { trap - EXIT INT TERM; kill $$pids 2>/dev/null; wait; }; \
+	trap 'stop; exit 0' INT TERM; trap stop EXIT; \
 	$(if $(MOCK),export TWILIO_API_BASE_URL=http://127.0.0.1:$(MOCK_PORT); \
 	  echo "Twilio's REST API: a Prism mock on $$TWILIO_API_BASE_URL (log: instance/twilio-mock.log)"; \
-	  $(BIN)/python -m tools.twilio_mock --port $(MOCK_PORT) >instance/twilio-mock.log 2>&1 &,) \
-	$(BIN)/hotline worker & $(BIN)/hotline run --host 127.0.0.1 --port 5000
+	  $(BIN)/python -m tools.twilio_mock --port $(MOCK_PORT) >instance/twilio-mock.log 2>&1 & \
+	  pids="$$pids $$!";,) \
+	$(BIN)/hotline worker & pids="$$pids $$!"; \
+	$(BIN)/hotline run --host 127.0.0.1 --port 5000 & pids="$$pids $$!"; \
+	wait $$!
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,6 +3,9 @@
 Each command that changes a case commits and prints the case's new state; a refused change
 (unknown case or unit, an action the state does not allow, a missing note) prints why and exits
 with status 1, changing nothing.
+
+Every time printed is in the hotline's zone (TIMEZONE), and the output says which once; a
+deadline is written as the local day it ends ("4 Dec, end of day").
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from cases.units import hash_pin, units_for_app
 from cases.workflow import OPEN_STATES, Action, CaseError, CaseState
 from core import db, sms
 from core.calendar import stored_holidays
+from core.times import deadline, local
 from core.webhooks import settings
 from providers.service import refusal
 
@@ -45,11 +49,14 @@ def list_command(state: str | None, unit: str | None, overdue: bool, limit: int)
     if not cases:
         click.echo("no cases")
         return
+    tz = settings().tz
+    click.echo(f"times in {settings().timezone}")
     for case in cases:
         late = "  OVERDUE" if _overdue(case, now) else ""
         click.echo(
             f"{case.number}  {case.state.value:<15} {case.kind.value:<12} "
-            f"{case.category:<18} {case.unit_code or '-':<22} due {_local(case.due_at)}{late}"
+            f"{case.category:<18} {case.unit_code or '-':<22} "
+            f"due {_deadline(case.due_at, tz, now)}{late}"
         )
     click.echo(f"{len(cases)} case(s)")
 
@@ -61,18 +68,20 @@ def show(number: str) -> None:
     session = db.session()
     case = _get(number)
     now = db.utcnow()
+    tz = settings().tz
     caller = case.caller_number or f"unknown (raw {case.caller_raw!r})"
     lines = [
         f"{case.number}  {case.state.value}  ({case.kind.value}, {case.category})",
+        f"  times in:    {settings().timezone}",
         f"  caller:      {caller}{'  [confidential]' if case.confidential else ''}",
         f"  language:    {case.language}",
         f"  source:      {case.source.value}"
         + (f", call {case.call_sid}" if case.call_sid else "")
         + (f", recording {case.recording_sid}" if case.recording_sid else ""),
         f"  unit:        {case.unit_code or '-'}",
-        f"  created:     {_local(case.created_at)}   updated: {_local(case.updated_at)}",
-        f"  due:         {_local(case.due_at)}{'  OVERDUE' if _overdue(case, now) else ''}"
-        f"   remind: {_local(case.remind_at)}",
+        f"  created:     {local(case.created_at, tz)}   updated: {local(case.updated_at, tz)}",
+        f"  due:         {_deadline(case.due_at, tz, now)}"
+        f"{'  OVERDUE' if _overdue(case, now) else ''}   remind: {local(case.remind_at, tz)}",
     ]
     for label, moment in (
         ("reminded", case.reminded_at),
@@ -81,7 +90,7 @@ def show(number: str) -> None:
         ("closed", case.closed_at),
     ):
         if moment is not None:
-            lines.append(f"  {label + ':':<12} {_local(moment)}")
+            lines.append(f"  {label + ':':<12} {local(moment, tz)}")
     if case.reopen_count:
         lines.append(f"  reopened:    {case.reopen_count} time(s)")
     lines.append(f"  transcript:  {case.transcript or '-'}")
@@ -91,8 +100,10 @@ def show(number: str) -> None:
     for event in queries.timeline(session, case):
         states = f"{event.from_state.value if event.from_state else '':>15} → "
         states += event.to_state.value
-        extra = "  ".join(f"{k}={v}" for k, v in event.data.items() if v is not None)
-        line = f"  {_local(event.at)}  {event.action:<15}{states:<35} by {event.actor}"
+        extra = "  ".join(
+            f"{k}={_data_value(k, v, tz, now)}" for k, v in event.data.items() if v is not None
+        )
+        line = f"  {local(event.at, tz)}  {event.action:<15}{states:<35} by {event.actor}"
         if extra:
             line += f"  [{extra}]"
         if event.note:
@@ -105,8 +116,9 @@ def show(number: str) -> None:
         # What became of each text (Twilio's delivery report), so nobody assumes it arrived.
         problem = f"  {text.error}" if text.error else ""
         code = f" (error {text.error_code})" if text.error_code else ""
+        purpose = text.key.partition(":")[0]
         lines.append(
-            f"  {_local(text.created_at)}  {text.key.partition(':')[0]:<15} to {text.to_number:<16}"
+            f"  {local(text.created_at, tz)}  {purpose:<15} to {text.to_number:<16}"
             f" {text.status}{code}{problem}"
         )
     click.echo("\n".join(lines))
@@ -247,7 +259,8 @@ def _act(
     if action is Action.DISPATCH and target is not None:
         detail = f" to {target.code} {target.name_zh} (duty {target.duty_contact})"
     elif action is Action.REOPEN:
-        detail = f", due {_local(case.due_at)} (reopened {case.reopen_count} time(s))"
+        due = _deadline(case.due_at, settings().tz, db.utcnow())
+        detail = f", due {due} ({settings().timezone}; reopened {case.reopen_count} time(s))"
     click.echo(f"{case.number}: {case.state.value}{detail}")
 
 
@@ -262,8 +275,26 @@ def _overdue(case: Case, now: dt.datetime) -> bool:
     return case.state in OPEN_STATES and case.due_at <= now
 
 
-def _local(moment: dt.datetime) -> str:
-    return f"{moment.astimezone(settings().tz):%Y-%m-%d %H:%M}"
+def _deadline(moment: dt.datetime, tz: dt.tzinfo, now: dt.datetime) -> str:
+    """A case's deadline as the local day it ends: "4 Dec, end of day", "4 Dec 18:30"."""
+    return deadline(moment, tz, "en", now=now)
+
+
+#: Keys of an event's data that hold a deadline (the others ending in `_at` are moments).
+_DEADLINE_KEYS = frozenset({"due_at", "previous_due_at"})
+
+
+def _data_value(key: str, value: object, tz: dt.tzinfo, now: dt.datetime) -> object:
+    """An event's data value as printed: a moment it stores (ISO 8601, in UTC) in local time."""
+    if not (key.endswith("_at") and isinstance(value, str)):
+        return value
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if moment.tzinfo is None:
+        return value
+    return _deadline(moment, tz, now) if key in _DEADLINE_KEYS else local(moment, tz)
 
 
 def _default_actor() -> str:

@@ -1,4 +1,7 @@
-"""`hotline surveys …`: opt-outs, the schedule, placing a survey call now, the figures."""
+"""`hotline surveys …`: opt-outs, the schedule, placing a survey call now, the figures.
+
+Times are printed in the hotline's zone (TIMEZONE), and the output says which once.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from core import db, jobs
 from core.calendar import stored_holidays
 from core.jobs import Job
 from core.phone import InvalidPhoneNumber, to_e164
+from core.times import local
 from core.webhooks import settings
 from surveys import attempts, dialer, report, schedule, service
 from surveys.models import CaseSurvey, SurveyState
@@ -48,12 +52,13 @@ def list_surveys(state: str | None) -> None:
         query = query.where(CaseSurvey.state == SurveyState(state))
     tz = settings().tz
     rows = db.session().scalars(query.limit(500)).all()
+    if rows:
+        click.echo(f"times in {settings().timezone}")
     for s in rows:
-        due = s.due_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
         outcome = f" {s.outcome}" if s.outcome else ""
         click.echo(
             f"{s.case_number}  round {s.round}  {s.state.value:<11}{outcome}  "
-            f"attempts {s.attempts}  due {due}  {s.note}".rstrip()
+            f"attempts {s.attempts}  due {local(s.due_at, tz)}  {s.note}".rstrip()
         )
     click.echo(f"{len(rows)} survey(s)")
 
@@ -112,11 +117,10 @@ def dial_command(case_number: str, ignore_hours: bool, wait: float) -> None:
         definition = current_app.extensions["hotline.survey"]
         when = next_calling_time(now, definition, settings().tz, stored_holidays(session))
         if when > now:
-            local = when.astimezone(settings().tz).strftime("%Y-%m-%d %H:%M")
             raise click.ClickException(
                 f"outside calling hours ({definition.hours_start:%H:%M}–"
-                f"{definition.hours_end:%H:%M}): the survey of {case_number} is due at {local}; "
-                "--ignore-hours calls now"
+                f"{definition.hours_end:%H:%M} {settings().timezone}): the survey of "
+                f"{case_number} is due at {local(when, settings().tz)}; --ignore-hours calls now"
             )
     survey.due_at, survey.updated_at = now, now
     attempt_no = survey.attempts + 1
@@ -127,10 +131,13 @@ def dial_command(case_number: str, ignore_hours: bool, wait: float) -> None:
     click.echo(
         f"survey call of {case_number} queued (attempt {attempt_no}); waiting for the worker…"
     )
+    survey_id = survey.id
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        session.expire_all()
-        attempt = attempts.attempt_row(session, survey.id, attempt_no)
+        # End the transaction before each look: a transaction keeps reading the snapshot it
+        # began with (SQLite's WAL), so it would never see the worker's commit.
+        session.rollback()
+        attempt = attempts.attempt_row(session, survey_id, attempt_no)
         job = session.scalar(select(Job).where(Job.kind == dialer.DIAL, Job.key == key))
         if attempt is not None and (attempt.call_sid or attempt.error):
             click.echo(

@@ -14,6 +14,8 @@ another document (a <Gather>, <Redirect>, <Dial> or <Record>), with CallStatus c
 
 from __future__ import annotations
 
+import http.client
+import urllib.error
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, Sequence
@@ -67,6 +69,8 @@ if TYPE_CHECKING:
 
 
 DEFAULT_CALLER = "+8613800138000"
+#: What to do when the hotline does not answer at all.
+START_HINT = "is the service running? Start it with `make run` (or give its URL with --base-url)"
 PROMPT = "keys, say:words, or Enter for silence > "
 OFFICER_PROMPT = "officer presses (key, or Enter for nothing) > "
 LegResult = Literal["accepted", "declined", "failed"]
@@ -220,8 +224,8 @@ class Softphone:
         self._requests.append((path, dict(request.params)))
         try:
             result = self.transport.post(path, request.params, headers)
-        except OSError as exc:
-            self._fail(f"POST {path} failed: {exc}")
+        except (OSError, http.client.HTTPException) as exc:
+            self._fail(self._unreachable(path, exc))
         if not 200 <= result.status < 300:
             self._fail(f"POST {path}: {error_reason(result.status, result.body)}")
         return result
@@ -243,6 +247,12 @@ class Softphone:
         if root.tag != "Response":
             self._fail(f"{where} is not TwiML: the root is <{root.tag}>, not <Response>")
         return root
+
+    def _unreachable(self, path: str, exc: Exception) -> str:
+        """Why POST `path` got no HTTP answer at all, with the URL and what to do."""
+        base = getattr(self.transport, "base_url", None)
+        url = f"{base}{path}" if isinstance(base, str) else path
+        return f"POST {url} failed: cannot reach the hotline ({_reason(exc)}); {START_HINT}"
 
     def _fail(self, message: str) -> NoReturn:
         self._out(f"✖ {message}")
@@ -615,6 +625,16 @@ def call_command(
         screening=screening,
     )
     ctx.exit(phone.run().exit_code)
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong on the network, in a few words ("connection refused", "timed out")."""
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    if isinstance(reason, http.client.HTTPException) and not isinstance(reason, OSError):
+        return f"no proper HTTP answer: {type(reason).__name__} {reason}".strip()
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror[:1].lower() + reason.strerror[1:]
+    return str(reason) or type(reason).__name__
 
 
 def _transport(base_url: str) -> HttpTransport:

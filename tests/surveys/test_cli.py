@@ -4,6 +4,10 @@ the callee of a survey call (`hotline call --survey CASE`)."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -12,19 +16,21 @@ from flask.cli import ScriptInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app import cli
+from app import cli, create_app
 from cases.workflow import CaseState
 from config.settings import Settings
-from core import jobs
+from core import jobs, migrate, twilio_rest
+from core.db import database
 from core.jobs import Job
-from surveys import detection
+from surveys import detection, dialer
 from surveys.models import SurveyAnswer, SurveyAttempt, SurveyOutcome, SurveyState
-from tests.support import CALLER, PUBLIC_BASE_URL, TEST_AUTH_TOKEN, TwilioSigner
+from tests.support import CALLER, PUBLIC_BASE_URL, TEST_AUTH_TOKEN, TwilioSigner, make_settings
 from tests.support.surveys import (
     RESOLVED_AT,
     SHANGHAI,
     Clock,
     Posted,
+    RecordingHttpClient,
     answer,
     call_requests,
     hangups,
@@ -52,8 +58,8 @@ def test_dial_now_refuses_outside_calling_hours_unless_told(
 
     code, output = run(app, "surveys", "dial", number)
     assert code == 1
-    assert "outside calling hours (09:00–20:00)" in output
-    assert "due at 2026-11-25 09:00" in output
+    assert "outside calling hours (09:00–20:00 Asia/Shanghai)" in output
+    assert "due at 2026-11-25 09:00;" in output
 
     code, output = run(app, "surveys", "dial", number, "--ignore-hours", "--wait", "0")
     assert code == 1 and "is the job worker running" in output, "queued; no worker in tests"
@@ -62,6 +68,92 @@ def test_dial_now_refuses_outside_calling_hours_unless_told(
     assert the_survey(db_session, number).state is SurveyState.DIALING
     code, output = run(app, "surveys", "dial", number)
     assert code == 1 and "is dialing" in output
+
+
+@pytest.fixture
+def committing(
+    empty_url: str,
+    tmp_path: Path,
+    prism: str,
+    survey_file: Path,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Flask]:
+    """An app whose sessions really commit (no test transaction), with Twilio's API as Prism:
+    what one thread commits, another thread's sessions can see, as between two processes."""
+    migrate.upgrade(migrate.alembic_config(url=empty_url))
+    settings = make_settings(
+        empty_url, tmp_path, twilio_api_base_url=prism, survey_file=survey_file
+    )
+    app = create_app(settings)
+    RecordingHttpClient.sent = []
+    monkeypatch.setattr(twilio_rest, "TwilioHttpClient", RecordingHttpClient)
+    yield app
+    database(app).engine.dispose()
+
+
+def test_dial_sees_the_call_the_worker_places_meanwhile(committing: Flask, clock: Clock) -> None:
+    """`surveys dial` waits while a worker (another thread, its own sessions and commits)
+    places the call; the command must see that commit and report the call, not time out."""
+    app = committing
+    with database(app).sessions() as session:
+        number = resolved_case(app, session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))  # schedules the survey
+    worker_ran = threading.Event()
+    problems: list[BaseException] = []
+
+    def worker() -> None:
+        """The job worker: once the command has queued the dial job (and started waiting),
+        it runs the due jobs and commits the placed call."""
+        try:
+            with database(app).sessions() as session:
+                queued = select(Job.id).where(Job.kind == dialer.DIAL)
+                give_up = time.monotonic() + 15
+                while session.scalar(queued) is None:
+                    assert time.monotonic() < give_up, "the command queued no dial job"
+                    session.rollback()
+                    time.sleep(0.05)
+            time.sleep(1.0)  # the command is in its waiting loop by now, looking every 0.5 s
+            ran = jobs.run_due(app, clock())
+            assert set(ran) == {"done"}, ran  # the dial job, and whatever else was due
+            worker_ran.set()
+        except BaseException as exc:  # reported by the test below
+            problems.append(exc)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    code, output = run(app, "surveys", "dial", number, "--ignore-hours", "--wait", "15")
+    waited = time.monotonic() - started
+    thread.join(15)
+
+    assert not problems, problems
+    assert worker_ran.is_set()
+    assert code == 0, output
+    with database(app).sessions() as session:
+        survey = the_survey(session, number)
+        (attempt,) = session.scalars(select(SurveyAttempt)).all()
+    assert attempt.call_sid and attempt.call_sid.startswith("CA")
+    assert f"survey call placed: case {number}, attempt 1, call {attempt.call_sid}" in output
+    assert survey.state is SurveyState.DIALING
+    assert len(call_requests(RecordingHttpClient.sent)) == 1
+    assert waited < 10, f"the command saw the call only after {waited:.1f} s"
+
+
+def test_list_writes_due_times_in_the_hotlines_zone(
+    app: Flask, db_session: Session, clock: Clock
+) -> None:
+    number = resolved_case(app, db_session)
+    jobs.run_sweepers(app, RESOLVED_AT.astimezone(dt.UTC))
+    due = the_survey(db_session, number).due_at.astimezone(SHANGHAI)
+
+    code, output = run(app, "surveys", "list")
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == "times in Asia/Shanghai"
+    assert lines[1].startswith(f"{number}  round 0  scheduled")
+    assert f"due {due:%Y-%m-%d %H:%M}" in lines[1]
+    assert lines[-1] == "1 survey(s)"
 
 
 def test_the_softphone_answers_a_survey_call(

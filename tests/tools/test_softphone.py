@@ -1240,6 +1240,7 @@ def test_call_command_reports_a_configuration_error() -> None:
 
 
 def test_call_command_fails_when_nobody_answers() -> None:
+    """The server is down: the command names the URL it could not reach and what to do."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -1248,7 +1249,40 @@ def test_call_command_fails_when_nobody_answers() -> None:
     result = CliRunner().invoke(call_command, args)
 
     assert result.exit_code == 1
-    assert "POST /voice/incoming failed" in result.output
+    assert isinstance(result.exception, SystemExit), "an exit, not a crash"
+    assert result.output.splitlines()[-1] == (
+        f"✖ POST http://127.0.0.1:{port}/voice/incoming failed: cannot reach the hotline "
+        "(connection refused); is the service running? Start it with `make run` (or give its "
+        "URL with --base-url)"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_call_command_fails_when_something_else_answers() -> None:
+    """Not an HTTP server on that port: the same advice, no traceback."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def babble() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+        thread = threading.Thread(target=babble, daemon=True)
+        thread.start()
+        args = ["--base-url", f"http://127.0.0.1:{port}", "--auth-token", TOKEN]
+        args += ["--account-sid", ACCOUNT, "--to", HOTLINE, "--input", "1"]
+        result = CliRunner().invoke(call_command, args)
+        thread.join(5)
+
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit), "an exit, not a crash"
+    last = result.output.splitlines()[-1]
+    assert last.startswith(f"✖ POST http://127.0.0.1:{port}/voice/incoming failed: ")
+    assert "no proper HTTP answer: BadStatusLine" in last and "make run" in last
 
 
 def test_call_command_documents_the_new_inputs_and_refuses_a_bad_screening() -> None:
