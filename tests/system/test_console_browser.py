@@ -11,6 +11,7 @@ $CONSOLE_SCREENSHOTS when set, else the test's temporary directory). Needs /usr/
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -205,4 +206,121 @@ def test_dispatch_and_resolve_a_phoned_in_case_in_the_browser(server: str, tmp_p
         assert response is not None and response.status == 403
         expect(page.locator("h1")).to_contain_text("403")
         assert page.locator("a:text-is('" + case_number + "')").count() == 0
+        browser.close()
+
+
+#: The widths the console must hold at: a dispatcher's desk screen and a tablet.
+WIDTHS = (1280, 768)
+
+
+def _emergency_abandoned(base: str, sid: str, caller: str) -> None:
+    """A caller reports a fire, officers' phones ring, and the caller hangs up before anyone
+    accepts: the worst call of the night."""
+    call = {
+        "CallSid": sid,
+        "AccountSid": ACCOUNT,
+        "From": caller,
+        "To": HOTLINE,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+    signed_post(base, "/voice/incoming", call)
+    speech = {"CallStatus": "in-progress", "SpeechResult": "我家着火了", "Confidence": "0.9"}
+    signed_post(base, "/voice/ivr/gather?step=0", {**call, **speech})
+    ended = {**call, "CallStatus": "completed", "CallDuration": "35"}
+    signature = RequestValidator(DEV_TOKEN).compute_signature(base + "/voice/status", ended)
+    HttpTransport(base).post("/voice/status", ended, {"X-Twilio-Signature": str(signature)})
+
+
+def test_the_board_puts_danger_first_at_both_widths(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    abandoned = "CA" + "8" * 32
+    _emergency_abandoned(server, abandoned, "+8613800138008")
+    in_ivr = {
+        "CallSid": "CA" + "9" * 32,
+        "AccountSid": ACCOUNT,
+        "From": "+8613800138009",
+        "To": HOTLINE,
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+    signed_post(server, "/voice/incoming", in_ivr)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for width in WIDTHS:
+            page = browser.new_page(viewport={"width": width, "height": 900}, locale="zh-CN")
+            page.goto(f"{server}/console/login?lang=zh")
+            page.fill("input[name=username]", "dispatcher")
+            page.fill("input[name=password]", "minsheng-demo")
+            page.click("button[type=submit]")
+            expect(page).to_have_url(f"{server}/console/board")
+
+            # The danger panel, at the top, red, with the abandoned emergency and its caller.
+            panel = page.locator("#danger")
+            expect(panel).to_have_class("danger-panel active", timeout=10_000)
+            expect(panel).to_contain_text("紧急呼救中途挂断，需回拨")
+            expect(panel).to_contain_text("+8613800138008")
+            expect(panel.locator("a.call-back").first).to_have_attribute(
+                "href", "/console/callbacks"
+            )
+            top = panel.bounding_box()
+            live = page.locator("#live").bounding_box()
+            assert top is not None and live is not None and top["y"] < live["y"], "danger first"
+
+            # The call's row says what happened, in words and a shape, not only a colour.
+            row = page.locator(f'#recent tr[data-sid="{abandoned}"]')
+            expect(row).to_have_class(re.compile(r"\bdanger\b"))
+            expect(row).to_contain_text("⚠ 紧急呼救：无人接听前已挂断")
+            expect(page.locator(f'#live tr[data-sid="{in_ivr["CallSid"]}"]')).to_contain_text(
+                "语音导航中"
+            )
+            first = page.locator("#recent tbody tr").first
+            expect(first).to_have_attribute("data-sid", abandoned)
+
+            # The layout holds: no page-wide sideways scroll, nav items on one line each.
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{width} px: the page scrolls sideways by {overflow} px"
+            for link in page.locator("header nav a").all():
+                box = link.bounding_box()
+                assert box is not None and box["height"] < 40, f"{width} px: a nav item wraps"
+            page.screenshot(path=str(shots / f"board-{width}.png"), full_page=True)
+
+            # The sound switch is remembered.
+            page.check("#sound")
+            assert page.evaluate("localStorage.getItem('hotline.sound')") == "on"
+
+            for name, path in (
+                ("cases", "/console/cases"),
+                ("callbacks", "/console/callbacks"),
+                ("roster", "/console/roster"),
+                ("figures-en", "/console/figures?lang=en"),
+            ):
+                page.goto(f"{server}{path}")
+                overflow = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, f"{path} at {width} px scrolls sideways by {overflow} px"
+                page.screenshot(path=str(shots / f"{name}-{width}.png"), full_page=True)
+            page.goto(f"{server}/console/board?lang=zh")
+            page.close()
+
+        # Acknowledging the alert takes it off the panel (the call-back task stays open).
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page.goto(f"{server}/console/login")
+        page.fill("input[name=username]", "supervisor")
+        page.fill("input[name=password]", "minsheng-demo")
+        page.click("button[type=submit]")
+        item = page.locator("#danger-list li.alert").first
+        expect(item).to_be_visible(timeout=10_000)
+        before = page.locator("#danger-list li.alert").count()
+        item.locator("form.acknowledge button").click()
+        expect(page.locator(".flash.ok")).to_contain_text("已确认")
+        expect(page.locator("#danger-list li.alert")).to_have_count(before - 1, timeout=10_000)
+        expect(page.locator("#urgent-callbacks")).to_be_visible()
         browser.close()
