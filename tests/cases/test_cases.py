@@ -49,6 +49,7 @@ from cases.workflow import (
 from config.settings import CONFIG_DIR, Settings
 from core import migrate, sms
 from core.db import make_engine
+from tests.support.staff import CASE_PATHS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NO_HOLIDAYS: dict[date, str] = {}
@@ -147,22 +148,9 @@ def act(session: Session, case: Case, action: Action | str, units: Units, **kwar
     return service.apply(session, case.number, action, **kwargs)
 
 
-#: How to bring a new case into each state.
-PATHS: dict[CaseState, tuple[Action, ...]] = {
-    CaseState.RECEIVED: (),
-    CaseState.HANDLED_ON_SPOT: (Action.HANDLE_ON_SPOT,),
-    CaseState.DISPATCHED: (Action.DISPATCH,),
-    CaseState.ACCEPTED: (Action.DISPATCH, Action.ACCEPT),
-    CaseState.IN_PROGRESS: (Action.DISPATCH, Action.ACCEPT, Action.START),
-    CaseState.RESOLVED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE),
-    CaseState.CLOSED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE, Action.CLOSE),
-    CaseState.REOPENED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE, Action.REOPEN),
-}
-
-
 def case_in(session: Session, state: CaseState, units: Units, **kwargs: Any) -> Case:
     case = new_case(session, **kwargs)
-    for i, action in enumerate(PATHS[state], start=1):
+    for i, action in enumerate(CASE_PATHS[state], start=1):
         act(session, case, action, units, now=case.created_at + timedelta(minutes=i))
     assert case.state is state
     return case

@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from cases.models import Case
@@ -35,12 +35,13 @@ from cases.supervision import supervise
 from config.settings import CONFIG_DIR
 from core.alerts import raise_alert
 from core.db import utcnow
-from recordings.models import Recording, RecordingState
+from recordings.models import RecordingState
 from routing import callbacks, store
 from routing.rosterfile import load_roster
 from staff.models import Role
 from surveys.models import CaseSurvey, SurveyAnswer, SurveyState
 from tests.support import TwilioSigner, call_params, gather_of, path_of, twiml
+from tests.support.recordings import attach_recording
 from tests.support.staff import add_user, login, open_case, token_for
 
 #: Latin words a Chinese page may show: names of file formats the page offers.
@@ -58,7 +59,6 @@ NOT_PAGES = {
     "console.figures_csv",
     "console.recording_media",
 }
-ACCOUNT = "AC" + "0" * 32
 ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.UNIT)
 
 
@@ -166,18 +166,7 @@ def world(app: Flask, db_session: Session, twilio: TwilioSigner) -> dict[str, An
     # Cases: dispatched (with a pending recording), confidential, overdue and escalated by the
     # sweep, reopened by an unsatisfied survey, and one filed by a city app.
     plain = open_case(app, db_session)
-    recording = "RE" + "4" * 32
-    db_session.add(
-        Recording(
-            recording_sid=recording,
-            call_sid="CA" + "4" * 32,
-            media_url=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT}/Recordings/{recording}",
-            state=RecordingState.PENDING,
-        )
-    )
-    case = db_session.scalar(select(Case).where(Case.number == plain))
-    assert case is not None
-    case.recording_sid = recording
+    attach_recording(db_session, plain, "4", RecordingState.PENDING)
     open_case(app, db_session, confidential=True)
     late = open_case(app, db_session)
     db_session.execute(

@@ -36,7 +36,6 @@ from sqlalchemy.orm import Session
 from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
-from cases import service as cases
 from cases.models import Case, CaseEvent
 from cases.workflow import TRANSITIONS, Action, CaseState, allowed_actions, transition
 from config.settings import CONFIG_DIR, Settings
@@ -50,7 +49,7 @@ from routing.rosterdump import roster_to_dict
 from routing.rosterfile import load_roster
 from staff.models import Role, StaffUser
 from tests.support import TwilioSigner, call_params
-from tests.support.staff import add_user, bearer, csrf_of, login, token_for
+from tests.support.staff import CASE_PATHS, add_user, bearer, csrf_of, login, open_case, token_for
 
 
 @dataclass(frozen=True)
@@ -152,16 +151,6 @@ SOURCE: dict[Action, CaseState] = {
     Action.REOPEN: CaseState.CLOSED,
     Action.ESCALATE: CaseState.DISPATCHED,
 }
-#: How a received case gets to each state.
-PATH: dict[CaseState, tuple[Action, ...]] = {
-    CaseState.RECEIVED: (),
-    CaseState.DISPATCHED: (Action.DISPATCH,),
-    CaseState.ACCEPTED: (Action.DISPATCH, Action.ACCEPT),
-    CaseState.IN_PROGRESS: (Action.DISPATCH, Action.ACCEPT, Action.START),
-    CaseState.RESOLVED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE),
-    CaseState.CLOSED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE, Action.CLOSE),
-    CaseState.REOPENED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE, Action.REOPEN),
-}
 PREFIXES = ("/console/", "/api/v1/")
 
 
@@ -212,7 +201,9 @@ def test_the_table_covers_every_route_and_every_action(app: Flask) -> None:
         assert all(isinstance(c, bool) for c in cells) == row.startswith("act "), row
     for action in Action:
         assert SOURCE[action] in TRANSITIONS[action].sources, action
-    assert set(SOURCE.values()) <= set(PATH), "World.case_in reaches each state it is tried in"
+    assert set(SOURCE.values()) <= set(CASE_PATHS), (
+        "World.case_in reaches each state it is tried in"
+    )
 
 
 # ------------------------------------------------------------------------------- the world
@@ -243,33 +234,7 @@ class World:
 
     def case_in(self, state: CaseState) -> str:
         """A fresh case of the city's, taken to `state`; its number."""
-        case = cases.create_case(
-            self.db,
-            call_sid=None,
-            category=UNIT,
-            language="zh",
-            caller_number="+8613800138000",
-            caller_raw="+8613800138000",
-            transcript="人民路的路灯坏了",
-            tz=self.settings.tz,
-            holidays={},
-            source="api",
-        )
-        for action in PATH[state]:
-            cases.apply(
-                self.db,
-                case.number,
-                action,
-                actor="t",
-                note="说明" if action in (Action.RESOLVE, Action.REOPEN) else "",
-                unit_code=UNIT if action is Action.DISPATCH else None,
-                units=self.app.extensions["hotline.units"],
-                tz=self.settings.tz,
-                holidays={},
-            )
-        self.db.commit()
-        assert case.state is state
-        return case.number
+        return open_case(self.app, self.db, unit=UNIT, category=UNIT, state=state)
 
 
 @pytest.fixture

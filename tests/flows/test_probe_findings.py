@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 from werkzeug.routing import Rule
@@ -27,6 +27,7 @@ from recordings.models import Recording, RecordingState
 from recordings.storage import LocalStorage, StorageError
 from staff.models import Role
 from tests.support import PUBLIC_BASE_URL, call_params
+from tests.support.recordings import attach_recording
 from tests.support.staff import add_user, bearer, csrf_of, login, open_case, token_for
 
 #: Values for the URL map's placeholders, so that every rule can be built.
@@ -140,19 +141,7 @@ def test_every_api_resource_but_its_document_needs_a_valid_token(
 def other_units_recording(app: Flask, db_session: Session) -> tuple[str, str]:
     """A case of the water company's with a stored recording: (case number, recording sid)."""
     number = open_case(app, db_session, unit="water_supply", category="utilities")
-    sid = "RE" + "7" * 32
-    db_session.add(
-        Recording(
-            recording_sid=sid,
-            call_sid="CA" + "7" * 32,
-            media_url=f"https://api.twilio.com/2010-04-01/Accounts/AC{'7' * 32}/Recordings/{sid}",
-            state=RecordingState.STORED,
-            storage_key="2026/12/01/" + sid + ".wav",
-            content_type="audio/x-wav",
-        )
-    )
-    db_session.execute(update(Case).where(Case.number == number).values(recording_sid=sid))
-    db_session.commit()
+    sid = attach_recording(db_session, number, "7", RecordingState.STORED)
     return number, sid
 
 

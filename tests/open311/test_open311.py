@@ -492,7 +492,9 @@ def test_the_filers_name_and_email_reach_staff_and_are_never_published(
     staff = client.application.test_client()
     login(staff, "boss")
     page = staff.get(f"/console/cases/{number}").get_data(as_text=True)
-    assert '<dd id="filer" translate="no">李明</dd>' in page, "family name first on the Chinese page"
+    assert '<dd id="filer" translate="no">李明</dd>' in page, (
+        "family name first on the Chinese page"
+    )
     assert 'href="mailto:li.ming@shaowu.example.cn"' in page
     english = staff.get(f"/console/cases/{number}?lang=en").get_data(as_text=True)
     assert '<dd id="filer" translate="no">明 李</dd>' in english, "given name first in English"

@@ -13,11 +13,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from cases.models import Case
 from config.settings import Settings
 from core.jobs import Job
+from recordings.models import Recording, RecordingState
 from tests.support import new_call_sid
 
 AUDIO = b"RIFF" + bytes(range(256)) * 40  # a stand-in WAV body, 10 KiB
@@ -99,3 +101,22 @@ def job_for(session: Session, sid: str) -> Job:
     return session.scalars(
         select(Job).where(Job.key == sid).execution_options(populate_existing=True)
     ).one()
+
+
+def attach_recording(db_session: Session, number: str, digit: str, state: RecordingState) -> str:
+    """A recording of Twilio's (its SID made of `digit`) attached to case `number`, in `state`
+    (a stored one has its storage key, though no file); its SID. Committed."""
+    sid = "RE" + digit * 32
+    db_session.add(
+        Recording(
+            recording_sid=sid,
+            call_sid="CA" + digit * 32,
+            media_url=f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Recordings/{sid}",
+            state=state,
+            storage_key=f"2026/12/01/{sid}.wav" if state is RecordingState.STORED else None,
+            content_type="audio/x-wav" if state is RecordingState.STORED else None,
+        )
+    )
+    db_session.execute(update(Case).where(Case.number == number).values(recording_sid=sid))
+    db_session.commit()
+    return sid

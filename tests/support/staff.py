@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from cases.service import apply, create_case
+from cases.workflow import Action, CaseState
 from staff.models import Role, StaffUser
 from staff.service import hash_password, new_api_token
 
@@ -54,6 +55,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+#: How a new case is brought to each state of the workflow.
+CASE_PATHS: dict[CaseState, tuple[Action, ...]] = {
+    CaseState.RECEIVED: (),
+    CaseState.HANDLED_ON_SPOT: (Action.HANDLE_ON_SPOT,),
+    CaseState.DISPATCHED: (Action.DISPATCH,),
+    CaseState.ACCEPTED: (Action.DISPATCH, Action.ACCEPT),
+    CaseState.IN_PROGRESS: (Action.DISPATCH, Action.ACCEPT, Action.START),
+    CaseState.RESOLVED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE),
+    CaseState.CLOSED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE, Action.CLOSE),
+    CaseState.REOPENED: (Action.DISPATCH, Action.ACCEPT, Action.RESOLVE, Action.REOPEN),
+}
+
+
 def open_case(
     app: Flask,
     db_session: Session,
@@ -61,8 +75,9 @@ def open_case(
     unit: str = "city_management",
     category: str = "city_management",
     confidential: bool = False,
+    state: CaseState = CaseState.DISPATCHED,
 ) -> str:
-    """A case dispatched to `unit`; its number."""
+    """A case of `unit`'s taken to `state` (dispatched, by default); its number."""
     settings = app.extensions["hotline.settings"]
     case = create_case(
         db_session,
@@ -78,6 +93,18 @@ def open_case(
         source="api",
     )
     units = app.extensions["hotline.units"]
-    apply(db_session, case.number, "dispatch", actor="t", unit_code=unit, units=units)
+    for action in CASE_PATHS[state]:
+        apply(
+            db_session,
+            case.number,
+            action,
+            actor="t",
+            note="说明" if action in (Action.RESOLVE, Action.REOPEN) else "",
+            unit_code=unit if action is Action.DISPATCH else None,
+            units=units,
+            tz=settings.tz,
+            holidays={},
+        )
     db_session.commit()
+    assert case.state is state
     return case.number
