@@ -21,6 +21,7 @@ import calls
 import cases
 import console
 import core
+import desk
 import ivr
 import open311
 import providers
@@ -67,6 +68,7 @@ PACKAGES = (
     recordings,
     routing,
     providers,
+    desk,
     cases,
     surveys,
     ivr,

@@ -127,6 +127,13 @@ class Settings:
     rate_limit_storage: str | None = None
     #: Texts the hotline sends to one number in 24 hours at most (no client can make it spam).
     sms_daily_limit_per_number: int = 10
+    #: The call-taker queue (desk.): a caller who asks for a person waits in it while a
+    #: call-taker is signed in; past this many seconds they are offered a call-back instead.
+    desk_callback_offer_s: int = 60
+    #: Seconds of wrap-up after each call before a call-taker is offered the next one.
+    desk_wrap_up_s: int = 30
+    #: How long a call-taker's phone rings before they are set unavailable and the next is tried.
+    desk_ring_s: int = 15
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
@@ -199,6 +206,9 @@ _INT_RANGES = {
     "db_timeout_s": (1, 10),
     "job_lease_s": (1, 86400),
     "sms_daily_limit_per_number": (1, 1000),
+    "desk_callback_offer_s": (10, 3600),
+    "desk_wrap_up_s": (0, 600),
+    "desk_ring_s": (5, 60),
 }
 
 _ENV_NAMES = {
@@ -238,6 +248,9 @@ _ENV_NAMES = {
     "rate_limit_login": "RATE_LIMIT_LOGIN",
     "rate_limit_storage": "RATE_LIMIT_STORAGE",
     "sms_daily_limit_per_number": "SMS_DAILY_LIMIT_PER_NUMBER",
+    "desk_callback_offer_s": "DESK_CALLBACK_OFFER_S",
+    "desk_wrap_up_s": "DESK_WRAP_UP_S",
+    "desk_ring_s": "DESK_RING_S",
     "log_level": "LOG_LEVEL",
 }
 

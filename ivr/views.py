@@ -19,6 +19,8 @@ from core import db, durable, webhooks
 from core.categories import Kind
 from core.inputs import BadInput, whole_number
 from core.phone import caller_e164, mask
+from desk import service as desk
+from desk import twiml as desk_twiml
 from ivr import engine, service, twiml
 from ivr.classifier import Classification
 from ivr.config import config
@@ -84,7 +86,9 @@ def _gather_without_db() -> Response:
         # caller to a person at once.
         step = Step(here, Handover("desk"), f"{step.reason} (database down)")
     assert isinstance(step.action, Handover)  # noqa: S101 (narrowing; set just above)
-    return webhooks.twiml(_handover(report.call_sid, report.from_raw, step, step.action))
+    return webhooks.twiml(
+        _handover(report.call_sid, report.from_raw, step, step.action, queue=False)
+    )
 
 
 @bp.post("/ivr/gather")
@@ -129,8 +133,13 @@ def _heard() -> CallerInput:
     )
 
 
-def _handover(call_sid: str, caller: str, step: Step, handover: Handover) -> VoiceResponse:
-    """Leave the IVR: say where the caller is going, then bridge them to people on duty."""
+def _handover(
+    call_sid: str, caller: str, step: Step, handover: Handover, *, queue: bool = True
+) -> VoiceResponse:
+    """Leave the IVR: say where the caller is going, then bridge them to people on duty — or,
+    for the desk while call-takers are signed in, queue them for the next free call-taker (a
+    caller nothing understood only when one is free now: they never wait behind others).
+    `queue=False` when the database is down: the queue needs it, the bridge does not."""
     tree = config().tree
     branch, language = handover.branch, step.position.language
     route = _route(branch, step.classification)
@@ -143,6 +152,13 @@ def _handover(call_sid: str, caller: str, step: Step, handover: Handover) -> Voi
         return progress.start(
             response, caller_e164(caller, webhooks.settings().default_region), language
         )
+    if queue and branch in ("desk", "doubt"):
+        session = db.session()
+        settings = webhooks.settings()
+        urgent = branch == "doubt"
+        takers = desk.free_takers(session, settings) if urgent else desk.signed_in(session)
+        if takers:
+            return desk_twiml.enqueue(response, call_sid, caller, language, urgent=urgent)
     return routing.start_bridge(response, call_sid, route, language)
 
 

@@ -156,6 +156,10 @@ class CallbackKind(enum.StrEnum):
     ABANDONED_IVR = "abandoned_ivr"
     #: Every tier and the last resort failed; the caller was asked to leave a message.
     UNANSWERED = "unanswered"
+    #: The caller hung up while waiting in the desk's queue.
+    ABANDONED_QUEUE = "abandoned_queue"
+    #: The caller took the queue's call-back offer (kept their place and hung up).
+    QUEUE_CALLBACK = "queue_callback"
 
 
 class CallbackTask(Base):

@@ -1,0 +1,369 @@
+"""The call-taker desk: callers who asked for a person wait in Twilio's queue (`<Enqueue>`), the
+longest-waiting is put through to the longest-idle available call-taker, and nobody who gives up
+waiting is lost.
+
+- A caller is queued only while a call-taker is signed in (`signed_in`); otherwise the IVR puts
+  them straight through to the desk's roster route, as before there was a queue.
+- Two queues: `desk-urgent` (a caller the front door could not understand, who may be in
+  danger) is always offered before `desk`.
+- An offer rings the call-taker's phone (a REST call); when they answer, `<Dial><Queue>` takes
+  the caller at the front of the queue. A call-taker who does not answer within DESK_RING_S is
+  put on a break (they are not at their desk) and the next one is tried.
+- After a call the call-taker has DESK_WRAP_UP_S of wrap-up, then is available again.
+- A caller who hangs up while waiting, or takes the call-back offer, gets a call-back task: the
+  offer's in queue order (the task carries the moment they joined the queue).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.orm import Session
+
+from config.settings import Settings
+from core import jobs, twilio_rest
+from core.db import insert_if_missing, utcnow
+from desk.models import SIGNED_IN, CallTaker, QueueEntry, QueueResult, TakerState
+from routing import callbacks
+from routing.models import CallbackKind
+
+log = logging.getLogger(__name__)
+
+QUEUE = "desk"
+URGENT_QUEUE = "desk-urgent"
+#: Offered first.
+QUEUES = (URGENT_QUEUE, QUEUE)
+OFFER = "desk.offer"
+#: Call-back priorities: an urgent caller's like an abandoned emergency, the rest after.
+PRIORITY = {URGENT_QUEUE: 0, QUEUE: 1}
+#: A possibly urgent caller waits at most this long for a call-taker; then the desk's roster
+#: route rings for them directly (they are never offered a call-back instead).
+URGENT_MAX_WAIT_S = 30
+
+
+class DeskError(ValueError):
+    """A call-taker cannot be set so; the message says why."""
+
+
+# ------------------------------------------------------------------------------ call-takers
+
+
+def signed_in(session: Session) -> int:
+    """How many call-takers are at the desk (available, on a call, in wrap-up or on a break)."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(CallTaker).where(CallTaker.state.in_(SIGNED_IN))
+        )
+        or 0
+    )
+
+
+def taker(session: Session, username: str) -> CallTaker | None:
+    return session.scalar(select(CallTaker).where(CallTaker.username == username))
+
+
+def set_state(
+    session: Session,
+    username: str,
+    state: TakerState | str,
+    *,
+    phone: str | None = None,
+    now: dt.datetime | None = None,
+) -> CallTaker:
+    """Set a call-taker's state (signing them in with `phone` the first time); becoming
+    available offers them the next caller."""
+    now = now or utcnow()
+    state = TakerState(state)
+    found = taker(session, username)
+    if found is None:
+        if not phone:
+            raise DeskError(f"{username}: give the desk phone (a number or sip: URI) to sign in")
+        found = CallTaker(username=username, phone=phone, state=state, missed=0)
+        session.add(found)
+    if found.state is TakerState.ON_CALL and state is not TakerState.LOGGED_OUT:
+        raise DeskError(f"{username} is on a call: the state changes when it ends")
+    if phone:
+        found.phone = phone
+    found.state, found.state_since, found.updated_at = state, now, now
+    session.flush()
+    if state is TakerState.AVAILABLE:
+        schedule_offer(session)
+    return found
+
+
+def finish_wrap_up(session: Session, username: str, now: dt.datetime | None = None) -> CallTaker:
+    """The call-taker is done with the last call's notes: available now."""
+    found = taker(session, username)
+    if found is None or found.state is not TakerState.WRAP_UP:
+        raise DeskError(f"{username} is not in wrap-up")
+    return set_state(session, username, TakerState.AVAILABLE, now=now)
+
+
+def takers(session: Session) -> list[CallTaker]:
+    return list(session.scalars(select(CallTaker).order_by(CallTaker.username)))
+
+
+# ------------------------------------------------------------------------------- the queue
+
+
+def enqueue(
+    session: Session,
+    call_sid: str,
+    *,
+    caller_number: str | None,
+    language: str,
+    urgent: bool,
+    now: dt.datetime | None = None,
+) -> str:
+    """Note that a caller joins a queue (idempotent on the call); the queue's name."""
+    queue = URGENT_QUEUE if urgent else QUEUE
+    insert_if_missing(
+        session,
+        QueueEntry,
+        {
+            "call_sid": call_sid,
+            "queue": queue,
+            "language": language,
+            "caller_number": caller_number,
+            "enqueued_at": now or utcnow(),
+            "result": QueueResult.WAITING,
+        },
+        unique="call_sid",
+    )
+    schedule_offer(session)
+    return queue
+
+
+def entry(session: Session, call_sid: str) -> QueueEntry | None:
+    return session.scalar(select(QueueEntry).where(QueueEntry.call_sid == call_sid))
+
+
+def left(
+    session: Session,
+    call_sid: str,
+    result: QueueResult,
+    *,
+    wait_s: int | None,
+    now: dt.datetime | None = None,
+) -> QueueEntry | None:
+    """A caller's wait ended (Twilio's Enqueue action): kept, and a caller who hung up or asked
+    for a call-back gets a call-back task. The first report wins."""
+    now = now or utcnow()
+    found = entry(session, call_sid)
+    if found is None or found.result is not QueueResult.WAITING:
+        return found
+    if result is QueueResult.CALLBACK and found.callback_asked_at is None:
+        result = QueueResult.FAILED  # left to be put through directly, not for a call-back
+    found.result, found.left_at, found.wait_s = result, now, wait_s
+    if result in (QueueResult.HANGUP, QueueResult.CALLBACK):
+        callbacks.open_callback(
+            session,
+            {
+                "call_sid": call_sid,
+                "kind": (
+                    CallbackKind.QUEUE_CALLBACK
+                    if result is QueueResult.CALLBACK
+                    else CallbackKind.ABANDONED_QUEUE
+                ).value,
+                "priority": PRIORITY[found.queue],
+                "caller_number": found.caller_number,
+                "route": "doubt" if found.queue == URGENT_QUEUE else "desk",
+                "language": found.language,
+                # In queue order: a task is ordered by when its caller joined the queue.
+                "at": found.enqueued_at.isoformat(),
+            },
+        )
+    session.flush()
+    return found
+
+
+def ask_callback(session: Session, call_sid: str, now: dt.datetime | None = None) -> bool:
+    """The caller pressed 1 for a call-back (a waiting caller of the ordinary queue only)."""
+    done = session.execute(
+        update(QueueEntry)
+        .where(
+            QueueEntry.call_sid == call_sid,
+            QueueEntry.queue == QUEUE,
+            QueueEntry.result == QueueResult.WAITING,
+            QueueEntry.caller_number.is_not(None),
+        )
+        .values(callback_asked_at=now or utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(done, "rowcount", 0))
+
+
+def free_takers(session: Session, settings: Settings, now: dt.datetime | None = None) -> int:
+    """How many call-takers could be offered a caller right now."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(CallTaker).where(_free(now or utcnow(), settings))
+        )
+        or 0
+    )
+
+
+def waiting(session: Session, queue: str) -> int:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(QueueEntry)
+            .where(QueueEntry.queue == queue, QueueEntry.result == QueueResult.WAITING)
+        )
+        or 0
+    )
+
+
+# ------------------------------------------------------------------------------- the offers
+
+
+def schedule_offer(session: Session, due_at: dt.datetime | None = None) -> None:
+    """Look for a caller to put through once this transaction commits (or at `due_at`)."""
+    job = jobs.schedule(session, OFFER, uuid.uuid4().hex, {}, due_at=due_at, max_attempts=3)
+    if due_at is None:
+        jobs.push_later(job)
+
+
+def _free(now: dt.datetime, settings: Settings) -> Any:
+    """Available call-takers, and those whose wrap-up is over."""
+    wrap_up_over = now - dt.timedelta(seconds=settings.desk_wrap_up_s)
+    return or_(
+        CallTaker.state == TakerState.AVAILABLE,
+        (CallTaker.state == TakerState.WRAP_UP) & (CallTaker.state_since <= wrap_up_over),
+    )
+
+
+def next_offer(
+    session: Session, settings: Settings, now: dt.datetime
+) -> tuple[CallTaker, str] | None:
+    """The longest-idle free call-taker and the queue to take a caller from (urgent first),
+    the call-taker marked on a call; None if nobody waits or nobody is free."""
+    # Callers already being offered (a call-taker rung, not yet put through) are not offered
+    # twice; the urgent queue's callers are offered first.
+    pending = (
+        session.scalar(
+            select(func.count())
+            .select_from(CallTaker)
+            .where(CallTaker.state == TakerState.ON_CALL, CallTaker.caller_sid.is_(None))
+        )
+        or 0
+    )
+    urgent, ordinary = waiting(session, URGENT_QUEUE), waiting(session, QUEUE)
+    if urgent + ordinary <= pending:
+        return None
+    queue = URGENT_QUEUE if urgent > pending else QUEUE
+    chosen = session.scalar(
+        select(CallTaker)
+        .where(_free(now, settings))
+        .order_by(CallTaker.state_since, CallTaker.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if chosen is None:
+        return None
+    taken = session.execute(
+        update(CallTaker)
+        .where(CallTaker.id == chosen.id, _free(now, settings))
+        .values(
+            state=TakerState.ON_CALL,
+            state_since=now,
+            updated_at=now,
+            leg_sid=None,
+            accepted_at=None,
+            caller_sid=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(taken, "rowcount", 0):
+        return None  # another worker offered them a caller first
+    session.refresh(chosen)
+    return chosen, queue
+
+
+@jobs.handler(OFFER)
+def offer(session: Session, payload: dict[str, Any], settings: Settings) -> None:
+    """Put the longest-waiting caller through to the longest-idle free call-taker: ring their
+    phone; when they answer, `<Dial><Queue>` takes the caller at the front of the queue."""
+    now = utcnow()
+    found = next_offer(session, settings, now)
+    if found is None:
+        session.rollback()
+        return
+    chosen, queue = found
+    session.commit()
+    try:
+        leg = twilio_rest.client(settings).calls.create(
+            to=chosen.phone,
+            from_=settings.hotline_number,
+            url=settings.public_url(f"/voice/desk/taker?taker={chosen.id}&queue={queue}"),
+            method="POST",
+            status_callback=settings.public_url(f"/voice/desk/taker-status?taker={chosen.id}"),
+            status_callback_method="POST",
+            status_callback_event=["completed"],
+            timeout=settings.desk_ring_s,
+        )
+    except Exception:
+        # Not rung: the call-taker is free again and the caller still waits (the job retries).
+        session.execute(
+            update(CallTaker)
+            .where(CallTaker.id == chosen.id)
+            .values(state=TakerState.AVAILABLE, state_since=chosen.state_since)
+        )
+        session.commit()
+        raise
+    session.execute(update(CallTaker).where(CallTaker.id == chosen.id).values(leg_sid=leg.sid))
+    session.commit()
+    log.info("desk: offering a %s caller to %s (leg %s)", queue, chosen.username, leg.sid)
+
+
+def taker_accepted(session: Session, taker_id: int, now: dt.datetime) -> CallTaker | None:
+    """The call-taker pressed a key: a person, not a voicemail, took the offer."""
+    found = session.get(CallTaker, taker_id)
+    if found is None or found.state is not TakerState.ON_CALL:
+        return None
+    found.accepted_at = now
+    return found
+
+
+def taker_connected(session: Session, taker_id: int, caller_sid: str) -> CallTaker | None:
+    """The call-taker is being put through to this caller (the `<Queue url>` ran on them)."""
+    found = session.get(CallTaker, taker_id)
+    if found is None:
+        return None
+    found.caller_sid = caller_sid
+    session.execute(
+        update(QueueEntry)
+        .where(QueueEntry.call_sid == caller_sid)
+        .values(answered_by=found.username)
+        .execution_options(synchronize_session=False)
+    )
+    return found
+
+
+def taker_leg_ended(
+    session: Session, taker_id: int, status: str, settings: Settings, now: dt.datetime
+) -> CallTaker | None:
+    """The call-taker's leg is over: after a call, wrap-up; accepted but nobody left to take,
+    available; never accepted (no answer, busy, a voicemail), a break — they are not at their
+    desk — and the next offer in every case."""
+    found = session.get(CallTaker, taker_id)
+    if found is None or found.state is not TakerState.ON_CALL:
+        return found
+    talked = found.caller_sid is not None
+    if talked:
+        found.state = TakerState.WRAP_UP
+    elif found.accepted_at is not None:
+        found.state = TakerState.AVAILABLE
+    else:
+        found.state = TakerState.BREAK
+        found.missed += 1
+        log.warning("desk: %s missed an offered call (%s): on a break", found.username, status)
+    found.state_since, found.updated_at, found.leg_sid = now, now, None
+    schedule_offer(session)
+    if talked and settings.desk_wrap_up_s:
+        schedule_offer(session, now + dt.timedelta(seconds=settings.desk_wrap_up_s))
+    return found
