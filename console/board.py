@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from calls.models import Call, CallDirection, CallStatus
+from desk.models import QueueEntry, QueueResult
 from ivr.models import IvrSession
 from routing.models import BridgeAttempt, CallbackKind, CallbackTask
 
@@ -27,8 +28,9 @@ LIVE_STATUSES = (CallStatus.QUEUED, CallStatus.RINGING, CallStatus.IN_PROGRESS)
 #: The branches whose caller is put through to people (routing's bridge routes).
 BRIDGED_BRANCHES = ("emergency", "doubt", "desk")
 #: Stages of a live call.
-IN_IVR, RINGING_OFFICERS, TALKING, RECORDING, STATUS_LOOKUP = (
+IN_IVR, IN_QUEUE, RINGING_OFFICERS, TALKING, RECORDING, STATUS_LOOKUP = (
     "in_ivr",
+    "in_queue",
     "ringing_officers",
     "talking",
     "recording",
@@ -43,6 +45,8 @@ ABANDONED_EMERGENCY, UNANSWERED_EMERGENCY, ABANDONED_DESK, ANSWERED, HUNG_UP_IN_
     "hung_up_in_ivr",
     "ended",
 )
+#: How a wait in the desk's queue ended.
+ABANDONED_QUEUE, QUEUE_CALLBACK = ("abandoned_queue", "queue_callback")
 DANGER = frozenset({ABANDONED_EMERGENCY, UNANSWERED_EMERGENCY})
 
 
@@ -102,6 +106,7 @@ def recent_calls(
     sids = [call.call_sid for call, _ in rows]
     bridges: dict[str, list[BridgeAttempt]] = {}
     missed: dict[str, CallbackKind] = {}
+    queued: dict[str, QueueResult] = {}
     if sids:
         for attempt in session.scalars(
             select(BridgeAttempt)
@@ -114,6 +119,11 @@ def recent_calls(
                 select(CallbackTask.call_sid, CallbackTask.kind).where(
                     CallbackTask.call_sid.in_(sids)
                 )
+            ).all()
+        )
+        queued = dict(
+            session.execute(
+                select(QueueEntry.call_sid, QueueEntry.result).where(QueueEntry.call_sid.in_(sids))
             ).all()
         )
     result = []
@@ -139,7 +149,9 @@ def recent_calls(
                 category=ivr.category if ivr else None,
                 answered_by=bridge.answered_by if bridge else None,
                 answered_phone=bridge.answered_phone if bridge else None,
-                stage=stage_of(live, branch, attempts, missed.get(call.call_sid)),
+                stage=stage_of(
+                    live, branch, attempts, missed.get(call.call_sid), queued.get(call.call_sid)
+                ),
                 route=attempts[0].route if attempts else None,
             )
         )
@@ -151,13 +163,18 @@ def stage_of(
     branch: str | None,
     attempts: list[BridgeAttempt],
     missed: CallbackKind | None,
+    queued: QueueResult | None = None,
 ) -> str:
     """Where a call is (`live`) or how it ended, from its IVR branch, its bridge attempts (in
-    order) and the call-back task it left, if any."""
+    order), the call-back task it left and its wait in the desk's queue, if any."""
     accepted = [a for a in attempts if a.accepted_at is not None]
     if live:
         if branch is None:
             return IN_IVR
+        if queued is QueueResult.WAITING:
+            return IN_QUEUE
+        if queued is QueueResult.BRIDGED:
+            return TALKING
         if branch in BRIDGED_BRANCHES:
             if any(a.ended_at is None for a in accepted):
                 return TALKING
@@ -165,8 +182,12 @@ def stage_of(
                 return RECORDING  # every tier failed: the caller is leaving a message
             return RINGING_OFFICERS
         return STATUS_LOOKUP if branch == "status" else RECORDING
-    if accepted:
+    if accepted or queued is QueueResult.BRIDGED:
         return ANSWERED
+    if missed is CallbackKind.QUEUE_CALLBACK:
+        return QUEUE_CALLBACK
+    if missed is CallbackKind.ABANDONED_QUEUE:
+        return ABANDONED_QUEUE
     if missed is CallbackKind.ABANDONED_BRIDGE:
         desk = bool(attempts) and attempts[0].route == "desk"
         return ABANDONED_DESK if desk else ABANDONED_EMERGENCY

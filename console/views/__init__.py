@@ -14,11 +14,11 @@ from __future__ import annotations
 from flask import Flask
 
 from console import auth, display
-from console.views import board, callbacks, cases, figures, login, roster
+from console.views import board, callbacks, cases, desk, figures, login, roster
 from console.views.common import bp
 
 #: The modules whose routes are on the blueprint.
-PAGES = (login, board, cases, callbacks, roster, figures)
+PAGES = (login, board, desk, cases, callbacks, roster, figures)
 
 
 def init_app(app: Flask) -> None:

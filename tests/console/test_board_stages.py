@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 
 from console import board
+from desk.models import QueueResult
 from routing.models import BridgeAttempt, CallbackKind
 
 NOW = dt.datetime(2026, 12, 1, 3, 0, tzinfo=dt.UTC)
@@ -85,3 +86,19 @@ def test_a_calls_stage(
     stage: str,
 ) -> None:
     assert board.stage_of(live, branch, attempts, missed) == stage
+
+
+@pytest.mark.parametrize(
+    ("live", "queued", "missed", "stage"),
+    [
+        (True, QueueResult.WAITING, None, board.IN_QUEUE),
+        (True, QueueResult.BRIDGED, None, board.TALKING),
+        (False, QueueResult.BRIDGED, None, board.ANSWERED),
+        (False, QueueResult.HANGUP, CallbackKind.ABANDONED_QUEUE, board.ABANDONED_QUEUE),
+        (False, QueueResult.CALLBACK, CallbackKind.QUEUE_CALLBACK, board.QUEUE_CALLBACK),
+    ],
+)
+def test_a_queued_calls_stage(
+    live: bool, queued: QueueResult, missed: CallbackKind | None, stage: str
+) -> None:
+    assert board.stage_of(live, "desk", [], missed, queued) == stage

@@ -41,6 +41,7 @@ from cases.workflow import TRANSITIONS, Action, CaseState, allowed_actions, tran
 from config.settings import CONFIG_DIR, Settings
 from core.alerts import Alert
 from core.db import utcnow
+from desk.models import CallTaker
 from recordings.models import Recording, RecordingState
 from recordings.service import storage
 from routing import callbacks, store
@@ -80,6 +81,7 @@ BOARD = Go("/console/board")
 CASES = Go("/console/cases")
 ROSTER = Go("/console/roster")
 CALLBACKS = Go("/console/callbacks")
+DESK = Go("/console/desk")
 #: The route that takes the case actions: see the `act …` rows.
 ACTS = "act rows"
 Y, N = True, False
@@ -102,6 +104,7 @@ TABLE: dict[str, tuple[Expected, ...]] = {
     "GET console.roster_page":        (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     "GET console.figures_page":       (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     "GET console.figures_csv":        (LOGIN, LOGIN, 403, 403, 200, 200, 200),
+    "GET console.desk_page":          (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     # The console's forms (POST, with the session's CSRF token): a redirect other than to the
     # login page means the form did its work (checked in the database).
     "POST console.login":             (401, 401, HOME, HOME, HOME, HOME, HOME),
@@ -111,6 +114,7 @@ TABLE: dict[str, tuple[Expected, ...]] = {
     "POST console.callback_claim":    (LOGIN, LOGIN, 403, 403, CALLBACKS, CALLBACKS, CALLBACKS),
     "POST console.callback_outcome":  (LOGIN, LOGIN, 403, 403, CALLBACKS, CALLBACKS, CALLBACKS),
     "POST console.alert_acknowledge": (LOGIN, LOGIN, 403, 403, BOARD, BOARD, BOARD),
+    "POST console.desk_state":        (LOGIN, LOGIN, 403, 403, DESK, DESK, DESK),
     "POST console.case_act":          (ACTS, ACTS, ACTS, ACTS, ACTS, ACTS, ACTS),
     # The API (a bearer token of the role's user; anonymous: none).
     "GET api_v1.openapi":             (200, 200, 200, 200, 200, 200, 200),
@@ -382,12 +386,22 @@ def _alert_acknowledge(
     return response, seen.acknowledged_at is not None
 
 
+def _desk_state(w: World, client: FlaskClient, rule: Rule, csrf: str) -> tuple[TestResponse, bool]:
+    data = {"state": "available", "phone": "+8613805990601", "csrf": csrf}
+    before = set(w.db.scalars(select(CallTaker.username)))
+    response = client.post(_path(rule, w.values()), data=data)
+    w.db.expire_all()
+    after = set(w.db.scalars(select(CallTaker.username)))
+    return response, after != before
+
+
 FORMS: dict[str, Form] = {
     "POST console.roster_available": _roster_available,
     "POST console.roster_save": _roster_save,
     "POST console.callback_claim": _callback_claim,
     "POST console.callback_outcome": _callback_outcome,
     "POST console.alert_acknowledge": _alert_acknowledge,
+    "POST console.desk_state": _desk_state,
 }
 
 
