@@ -12,18 +12,17 @@ from __future__ import annotations
 import functools
 from typing import Any, cast
 
-from sqlalchemy import String, Table, bindparam, case, exists, func, literal, null, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import String, Table, bindparam, exists, literal, or_, select
 from sqlalchemy.orm import Session
 
 from calls.models import Call, CallDirection, CallEvent, CallStatus
 from cases.models import Case
 from core import durable
 from core.durable import parse_time
+from desk.models import QueueEntry
 from ivr.models import IvrSession
-from routing import store
-from routing.models import BridgeAttempt, CallbackKind, CallbackTask
+from routing import callbacks, store
+from routing.models import BridgeAttempt, CallbackKind
 
 #: A caller who hung up in the IVR within this many seconds of being answered misdialled (the
 #: greeting's first words, "您好，民生110", take about two): no call-back for them.
@@ -38,36 +37,24 @@ _FRONT_DOOR = "/voice/incoming"
 
 
 @functools.cache
-def _abandoned_ivr(dialect: str) -> Any:
-    """INSERT the IVR hang-up's task unless the call was served (built once per dialect).
+def _unserved() -> Any:
+    """SELECT the caller's number and language if the call ended unserved in the IVR (built
+    once).
 
     Served: a case opened from the call, any bridge attempt (a person was rung: an abandoned
-    bridge is the Dial action's business), or the progress look-up reached. Only calls that
-    reached the front door count (not the units' report-back line), only `completed` ones that
-    lasted longer than a misdial.
+    bridge is the Dial action's business), the desk's queue (its action records a hang-up
+    there), or the progress look-up reached. Only calls that reached the front door count (not
+    the units' report-back line), only `completed` ones that lasted longer than a misdial.
     """
     calls = cast(Table, Call.__table__)
-    tasks = cast(Table, CallbackTask.__table__)
     sid = bindparam("call_sid", type_=String())
-    now = bindparam("now", type_=tasks.c.created_at.type)
-    withheld = calls.c.from_number.is_(None)
     served = or_(
         exists().where(Case.call_sid == sid),
         exists().where(BridgeAttempt.call_sid == sid),
+        exists().where(QueueEntry.call_sid == sid),
         exists().where(IvrSession.call_sid == sid, IvrSession.branch == "status"),
     )
-    rows = select(
-        calls.c.call_sid,
-        literal(CallbackKind.ABANDONED_IVR.value, type_=tasks.c.kind.type),
-        literal(IVR_PRIORITY),
-        calls.c.from_number,
-        func.substr(func.coalesce(calls.c.language, "zh"), 1, 8),
-        now,
-        case((withheld, literal(NO_NUMBER)), else_=null()),
-        case((withheld, now), else_=null()),
-        literal(""),
-        literal(0),
-    ).where(
+    return select(calls.c.from_number, calls.c.language).where(
         calls.c.call_sid == sid,
         calls.c.direction == literal(CallDirection.INBOUND.value),
         calls.c.parent_call_sid.is_(None),
@@ -76,34 +63,34 @@ def _abandoned_ivr(dialect: str) -> Any:
         exists().where(CallEvent.call_sid == sid, CallEvent.route == _FRONT_DOOR),
         ~served,
     )
-    insert = sqlite_insert if dialect == "sqlite" else pg_insert
-    columns = [
-        "call_sid",
-        "kind",
-        "priority",
-        "caller_number",
-        "language",
-        "created_at",
-        "outcome",
-        "closed_at",
-        "note",
-        "attempts",
-    ]
-    return (
-        insert(tasks).from_select(columns, rows).on_conflict_do_nothing(index_elements=["call_sid"])
-    )
 
 
 @durable.handler("call_ended")
 def call_ended(session: Session, record: dict[str, Any]) -> None:
     """The final status of an inbound call: close what it left open, note who went unserved.
 
-    Two statements, built once: the call's open bridge attempts are closed (`abandoned` if
-    nobody accepted — then, should the Dial action never come, its alert and task are raised
-    there: routing.store.close_bridges), and a caller who hung up in the IVR unserved gets a
-    task. Idempotent: a second delivery finds nothing open and the task already there.
+    The call's open bridge attempts are closed (`abandoned` if nobody accepted — then, should
+    the Dial action never come, its alert and task are raised there: routing.store.
+    close_bridges), and a caller who hung up in the IVR unserved gets a task (routing.callbacks
+    groups it with the number's open task, if there is one). Idempotent: a second delivery
+    finds nothing open and the task already there.
     """
     call_sid, now = record["call_sid"], parse_time(record["at"])
     store.close_bridges(session, call_sid, now)
-    dialect = session.get_bind().dialect.name
-    session.execute(_abandoned_ivr(dialect), {"call_sid": call_sid, "now": now})
+    unserved = session.execute(_unserved(), {"call_sid": call_sid}).first()
+    if unserved is None:
+        return
+    number, language = unserved
+    callbacks.open_callback(
+        session,
+        {
+            "call_sid": call_sid,
+            "kind": CallbackKind.ABANDONED_IVR.value,
+            "priority": IVR_PRIORITY,
+            "caller_number": number,
+            "language": (language or "zh")[:8],
+            "at": now.isoformat(),
+            # Without a caller ID a duty officer can do nothing: counted, closed at once.
+            "outcome": NO_NUMBER if number is None else None,
+        },
+    )

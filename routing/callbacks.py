@@ -28,6 +28,8 @@ ABANDONED = "abandoned"
 #: What a duty officer records after dialling back. `no_answer` keeps the task open until
 #: MAX_CALLBACK_ATTEMPTS calls went unanswered; the others close it.
 CALLBACK_OUTCOMES = ("reached", "no_answer", "wrong_number", "not_needed")
+#: The outcome of a later call's task, grouped on the number's open task (not chosen by staff).
+GROUPED = "grouped"
 
 
 MAX_CALLBACK_ATTEMPTS = 3
@@ -114,26 +116,63 @@ def unanswered_bridge_records(
 
 @durable.handler("callback")
 def open_callback(session: Session, record: dict[str, Any]) -> None:
-    """Create a call's call-back task (one per call: a retry or replay changes nothing)."""
+    """Create a call's call-back task (one per call: a retry or replay changes nothing).
+
+    Repeated calls from one number are grouped, not multiplied: while the number has an open
+    task, a later call's task is kept closed as `grouped` (one row per call, so a replay still
+    changes nothing) and the open task counts it (`repeats`), taking its priority if it is more
+    urgent."""
     closed = record.get("outcome") is not None
-    insert_if_missing(
-        session,
-        m.CallbackTask,
-        {
-            "call_sid": record["call_sid"],
-            "kind": m.CallbackKind(record["kind"]),
-            "priority": record["priority"],
-            "caller_number": record.get("caller_number"),
-            "route": record.get("route"),
-            "language": record.get("language") or "zh",
-            "created_at": parse_time(record["at"]),
-            "outcome": record.get("outcome"),
-            "closed_at": parse_time(record["at"]) if closed else None,
-            "note": "",
-            "attempts": 0,
-        },
-        unique="call_sid",
-    )
+    values = _task_values(record)
+    number = record.get("caller_number")
+    if number and not closed:
+        open_task = session.scalar(
+            select(m.CallbackTask)
+            .where(
+                m.CallbackTask.caller_number == number,
+                m.CallbackTask.closed_at.is_(None),
+                m.CallbackTask.call_sid != record["call_sid"],
+            )
+            .order_by(m.CallbackTask.priority, m.CallbackTask.created_at)
+            .limit(1)
+            .with_for_update()
+        )
+        if open_task is not None:
+            grouped = insert_if_missing(
+                session,
+                m.CallbackTask,
+                {
+                    **values,
+                    "outcome": GROUPED,
+                    "closed_at": values["created_at"],
+                    "note": f"grouped with the open task {open_task.id}",
+                },
+                unique="call_sid",
+                returning="id",
+            )
+            if grouped is not None:
+                open_task.repeats += 1
+                open_task.priority = min(open_task.priority, values["priority"])
+            return
+    insert_if_missing(session, m.CallbackTask, values, unique="call_sid")
+
+
+def _task_values(record: dict[str, Any]) -> dict[str, Any]:
+    closed = record.get("outcome") is not None
+    return {
+        "call_sid": record["call_sid"],
+        "kind": m.CallbackKind(record["kind"]),
+        "priority": record["priority"],
+        "caller_number": record.get("caller_number"),
+        "route": record.get("route"),
+        "language": record.get("language") or "zh",
+        "created_at": parse_time(record["at"]),
+        "outcome": record.get("outcome"),
+        "closed_at": parse_time(record["at"]) if closed else None,
+        "note": "",
+        "attempts": 0,
+        "repeats": 0,
+    }
 
 
 _TASKS = cast(Table, m.CallbackTask.__table__)

@@ -189,5 +189,10 @@ class CallbackTask(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: Later calls from the same number while this task was open: grouped here, not multiplied.
+    repeats: Mapped[int] = mapped_column(Integer, default=0)
 
-    __table_args__ = (Index("ix_callback_tasks_open", "closed_at", "priority"),)
+    __table_args__ = (
+        Index("ix_callback_tasks_open", "closed_at", "priority"),
+        Index("ix_callback_tasks_caller_number_closed_at", "caller_number", "closed_at"),
+    )

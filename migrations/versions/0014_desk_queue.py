@@ -1,5 +1,6 @@
-"""The call-taker desk: call-takers and their states, queue entries, and the call-back tasks
-of callers who left the queue (hung up, or asked to be called back)
+"""The call-taker desk: call-takers and their states, queue entries, the call-back tasks of
+callers who left the queue (hung up, or asked to be called back), and later calls from one
+number grouped on its open call-back task
 
 Revision ID: 0014
 Revises: 0013
@@ -38,6 +39,15 @@ def _enum(values: Sequence[str], name: str) -> sa.Enum:
 
 def upgrade() -> None:
     _kind_check(_NEW_KINDS)
+    with op.batch_alter_table("callback_tasks") as batch:
+        batch.add_column(sa.Column("repeats", sa.Integer(), nullable=False, server_default="0"))
+    with op.batch_alter_table("callback_tasks") as batch:
+        batch.alter_column("repeats", server_default=None)
+    op.create_index(
+        "ix_callback_tasks_caller_number_closed_at",
+        "callback_tasks",
+        ["caller_number", "closed_at"],
+    )
     op.create_table(
         "call_takers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -78,4 +88,7 @@ def downgrade() -> None:
     op.drop_index("ix_queue_entries_result_enqueued_at", table_name="queue_entries")
     op.drop_table("queue_entries")
     op.drop_table("call_takers")
+    op.drop_index("ix_callback_tasks_caller_number_closed_at", table_name="callback_tasks")
+    with op.batch_alter_table("callback_tasks") as batch:
+        batch.drop_column("repeats")
     _kind_check(_OLD_KINDS)
