@@ -23,6 +23,7 @@ from core import db
 from core.db import utcnow
 from core.inputs import BadInput, day
 from core.webhooks import settings
+from desk.figures import DeskFigures, desk_figures
 from ivr.figures import answer_times
 from providers.models import Provider, ProviderComplaint
 from routing import store
@@ -50,6 +51,8 @@ class Figures:
     overdue: int
     surveys_by_unit: list[dict[str, Any]]
     complaints_by_provider: list[tuple[str, int]]
+    #: The call-taker desk's queue: waits, abandonment, call-backs, calls per call-taker.
+    desk: DeskFigures
 
     @property
     def overdue_rate(self) -> float | None:
@@ -82,6 +85,7 @@ class Figures:
             "complaints_by_provider": [
                 {"provider": p, "complaints": n} for p, n in self.complaints_by_provider
             ],
+            "desk": self.desk.as_dict(),
         }
 
     def csv_rows(self) -> list[tuple[str, str, str]]:
@@ -112,6 +116,7 @@ class Figures:
             ):
                 rows.append((f"surveys:{row['unit']}", key, _num(row[key])))
         rows += [("complaints", p, str(n)) for p, n in self.complaints_by_provider]
+        rows += self.desk.csv_rows()
         return rows
 
 
@@ -190,6 +195,7 @@ def compute(
         overdue=overdue,
         surveys_by_unit=surveys,
         complaints_by_provider=sorted(((p, n) for p, n in complaints), key=lambda r: -r[1]),
+        desk=desk_figures(session, since, until),
     )
 
 

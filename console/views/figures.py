@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, render_template
 
 from console.auth import login_required
-from console.display import category_name, unit_name
+from console.display import category_name, staff_name, unit_name
 from console.figures import figures_for_request
 from console.views.common import bp
 from staff.service import CENTER
@@ -26,6 +26,7 @@ def figures_page() -> Any:
         last=last,
         named_categories=[(category_name(c), n) for c, n in result.cases_by_category],
         named_units=[(unit_name(u), n) for u, n in result.cases_by_unit],
+        named_takers=[(staff_name(k.username), k.answered) for k in result.desk.per_taker],
     )
 
 
