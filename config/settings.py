@@ -100,6 +100,12 @@ class Settings:
     #: A BYOC trunk (your own carrier's SIP trunk at Twilio) for every officer leg and survey
     #: call: where Twilio's PSTN does not reach (Mainland China), calls go out through it.
     twilio_byoc_trunk_sid: str | None = None
+    #: The browser softphone on the desk page (Twilio's Voice JS SDK): an API key of the
+    #: account (SK…) and its secret sign the access tokens; the TwiML App (AP…) is the grant's
+    #: outgoing application. Unset: the desk uses phones only.
+    twilio_api_key_sid: str | None = None
+    twilio_api_key_secret: str | None = None
+    twilio_twiml_app_sid: str | None = None
     #: The caller ID officers' phones show: the hotline's number, or the caller's own.
     caller_id_policy: CallerIdPolicy = CallerIdPolicy.HOTLINE
     #: Text messages go out through this Messaging Service (preferred), else from `sms_from`.
@@ -234,6 +240,9 @@ _ENV_NAMES = {
     "service_desk_number": "SERVICE_DESK_NUMBER",
     "fallback_unscreened": "FALLBACK_UNSCREENED",
     "twilio_byoc_trunk_sid": "TWILIO_BYOC_TRUNK_SID",
+    "twilio_api_key_sid": "TWILIO_API_KEY_SID",
+    "twilio_api_key_secret": "TWILIO_API_KEY_SECRET",
+    "twilio_twiml_app_sid": "TWILIO_TWIML_APP_SID",
     "caller_id_policy": "CALLER_ID_POLICY",
     "twilio_messaging_service_sid": "TWILIO_MESSAGING_SERVICE_SID",
     "sms_from": "SMS_FROM",
@@ -292,6 +301,14 @@ def _validate(s: Settings) -> None:
         ):
             if getattr(s, field) in (None, demo):
                 raise fail(field, "must be set to a real number in production")
+    for field, prefix in (("twilio_api_key_sid", "SK"), ("twilio_twiml_app_sid", "AP")):
+        value = getattr(s, field)
+        if value is not None and not re.fullmatch(prefix + "[0-9a-f]{32}", value):
+            raise fail(field, f"must be '{prefix}' followed by 32 lowercase hex digits")
+    if (s.twilio_api_key_sid is None) != (s.twilio_api_key_secret is None):
+        raise fail("twilio_api_key_secret", "give TWILIO_API_KEY_SID and its secret together")
+    if s.twilio_api_key_secret is not None and len(s.twilio_api_key_secret) < 32:
+        raise fail("twilio_api_key_secret", "an API key's secret has 32 characters")
     if s.staff_api_token is not None and len(s.staff_api_token) < 24:
         raise fail("staff_api_token", "must be at least 24 characters")
     if len(s.secret_key) < 16:

@@ -121,11 +121,14 @@ def recent_calls(
                 )
             ).all()
         )
-        queued = dict(
-            session.execute(
-                select(QueueEntry.call_sid, QueueEntry.result).where(QueueEntry.call_sid.in_(sids))
+        queued = {
+            sid: QueueResult.BRIDGED if result is QueueResult.WAITING and taker else result
+            for sid, result, taker in session.execute(
+                select(QueueEntry.call_sid, QueueEntry.result, QueueEntry.answered_by).where(
+                    QueueEntry.call_sid.in_(sids)
+                )
             ).all()
-        )
+        }
     result = []
     for call, ivr in rows:
         attempts = bridges.get(call.call_sid, [])

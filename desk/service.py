@@ -207,12 +207,17 @@ def free_takers(session: Session, settings: Settings, now: dt.datetime | None = 
     )
 
 
+#: A caller still waiting for a call-taker (one being talked to stays `waiting` at Twilio until
+#: the call ends, but has a call-taker).
+STILL_WAITING = (QueueEntry.result == QueueResult.WAITING) & QueueEntry.answered_by.is_(None)
+
+
 def waiting(session: Session, queue: str) -> int:
     return (
         session.scalar(
             select(func.count())
             .select_from(QueueEntry)
-            .where(QueueEntry.queue == queue, QueueEntry.result == QueueResult.WAITING)
+            .where(QueueEntry.queue == queue, STILL_WAITING)
         )
         or 0
     )

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, abort, request, send_file
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.webhook import accept_call_webhook
-from core import db, voice, webhooks
+from core import categories, db, voice, webhooks
 from core.db import utcnow
 from core.inputs import BadInput, digits_or_none, whole_number
 from desk import service
@@ -201,6 +201,21 @@ def taker_status() -> Response:
     service.taker_leg_ended(session, _taker_id(), status, webhooks.settings(), utcnow())
     session.commit()
     return Response(status=204)
+
+
+@bp.post("/transfer")
+def transfer() -> Response:
+    """A call-taker moved this caller to an emergency route (the desk page's transfer): the
+    officers on duty for `route` ring, screened, as for a caller who pressed 1."""
+    report = accept_call_webhook()
+    route = request.args.get("route", "")
+    if route not in categories.CATEGORIES.emergency:
+        abort(400, description="route: an emergency category")
+    found = service.entry(db.session(), report.call_sid)
+    language = found.language if found else voice.languages().default
+    response = start_bridge(VoiceResponse(), report.call_sid, route, language)
+    db.session().commit()
+    return webhooks.twiml(response)
 
 
 @audio.get("/hold.wav")

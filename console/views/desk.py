@@ -8,23 +8,39 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, jsonify, make_response, redirect, render_template, request, url_for
 from sqlalchemy import func, select
+from twilio.base.exceptions import TwilioRestException
 
 from calls.models import Call
-from cases.models import Case
-from cases.workflow import OPEN_STATES
+from cases import service as cases
+from cases.intake import after_intake
+from cases.models import Case, CaseSource
+from cases.workflow import OPEN_STATES, Action, CaseError
 from console.auth import console_user, login_required
 from console.i18n import t
 from console.views.common import bp, flash_refusal
-from core import db, handover
+from core import db, handover, twilio_rest
+from core.calendar import stored_holidays
+from core.categories import CATEGORIES
 from core.db import utcnow
-from desk import service
-from desk.models import QueueEntry, QueueResult, TakerState
+from core.webhooks import settings
+from desk import service, tokens
+from desk.models import CallTaker, QueueEntry, TakerState
 from staff.service import CENTER
 
 #: The states a call-taker sets for themselves (on a call and wrap-up follow from the calls).
 CHOSEN = (TakerState.AVAILABLE, TakerState.BREAK, TakerState.LOGGED_OUT)
+#: The desk page talks to Twilio when the browser softphone is on: its signalling (wss) and
+#: events (https) at twilio.com, its ring tones from Twilio's media host.
+DESK_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self' https://*.twilio.com wss://*.twilio.com; "
+    "media-src 'self' blob: https://*.twilio.com https://media.twiliocdn.com; "
+    "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+)
+#: The states in which the caller's screen-pop (and the case form) is shown.
+TALKING = (TakerState.ON_CALL, TakerState.WRAP_UP)
 
 
 @bp.get("/desk")
@@ -37,17 +53,40 @@ def desk_page() -> Any:
     now = utcnow()
     waiting = session.scalars(
         select(QueueEntry)
-        .where(QueueEntry.result == QueueResult.WAITING)
+        .where(service.STILL_WAITING)
         .order_by(QueueEntry.queue.desc(), QueueEntry.enqueued_at)
     ).all()
-    return render_template(
+    page = render_template(
         "console/desk.html",
         me=me,
         takers=service.takers(session),
         waiting=[(e, int((now - e.enqueued_at).total_seconds())) for e in waiting],
-        pop=_screen_pop(session, me.caller_sid) if me and me.state is TakerState.ON_CALL else None,
+        pop=_screen_pop(session, me.caller_sid)
+        if me and me.state is not TakerState.LOGGED_OUT
+        else None,
         chosen=CHOSEN,
+        services=CATEGORIES.service,
+        emergencies=CATEGORIES.emergency,
+        browser_phone=tokens.configured(settings()),
+        client_phone=f"client:{tokens.identity_of(user.username)}",
     )
+    response = make_response(page)
+    response.headers["Content-Security-Policy"] = DESK_CSP
+    return response
+
+
+@bp.get("/desk/token")
+@login_required(*CENTER)
+def desk_token() -> Any:
+    """An access token for this call-taker's browser softphone (JSON), or 503 with the reason
+    when the softphone is not configured."""
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    try:
+        token = tokens.access_token(settings(), user.username)
+    except tokens.NotConfigured as exc:
+        return jsonify(error="Service Unavailable", reason=str(exc)), 503
+    return jsonify(token=token, identity=tokens.identity_of(user.username), ttl_s=tokens.TTL_S)
 
 
 def _screen_pop(session: Any, call_sid: str | None) -> dict[str, Any] | None:
@@ -81,7 +120,9 @@ def _screen_pop(session: Any, call_sid: str | None) -> dict[str, Any] | None:
                 .limit(10)
             )
         )
+    made = session.scalar(select(Case).where(Case.call_sid == call_sid))
     return {
+        "case": made,
         "call_sid": call_sid,
         "number": number or (call.from_raw if call else None),
         "language": entry.language if entry else (call.language if call else None),
@@ -113,4 +154,86 @@ def desk_state() -> Any:
     except service.DeskError as exc:
         session.rollback()
         flash_refusal("refused.desk", exc)
+    return redirect(url_for("console.desk_page"))
+
+
+def _my_caller() -> tuple[CallTaker, Call]:
+    """The signed-in call-taker and the caller they took last (their call, or a 409)."""
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    session = db.session()
+    me = service.taker(session, user.username)
+    sid = request.form.get("call", "")[:34]
+    if me is None or not sid or me.caller_sid != sid:
+        abort(409, description="not the caller you are (or were last) put through to")
+    call = session.scalar(select(Call).where(Call.call_sid == sid))
+    if call is None:
+        abort(409, description=f"no call {sid}")
+    return me, call
+
+
+@bp.post("/desk/case")
+@login_required(*CENTER)
+def desk_case() -> Any:
+    """A case from the call the call-taker is on: dispatched to its unit by category (转办), or
+    handled on the spot (即办) with what was done as the note — resolved at intake, so the
+    callback survey follows as for any other case."""
+    me, call = _my_caller()
+    session = db.session()
+    category = request.form.get("category", "")
+    on_spot = request.form.get("mode") == "on_spot"
+    transcript = request.form.get("transcript", "").strip()[:4000]
+    note = request.form.get("note", "").strip()[:2000]
+    actor = f"console:{me.username}"
+    try:
+        if category not in CATEGORIES.service:
+            raise CaseError(f"category: one of {', '.join(CATEGORIES.service)}")
+        if on_spot and not note:
+            raise cases.NoteRequired("handle on the spot: say what was done (the note)")
+        entry = service.entry(session, call.call_sid)
+        language = entry.language if entry else (call.language or "zh")
+        case = cases.create_case(
+            session,
+            call_sid=call.call_sid,
+            category=category,
+            language=language,
+            caller_number=call.from_number,
+            caller_raw=call.from_raw or "",
+            transcript=transcript,
+            source=CaseSource.PHONE,
+            tz=settings().tz,
+            holidays=stored_holidays(session),
+            actor=actor,
+        )
+        if on_spot:
+            cases.apply(session, case.number, Action.HANDLE_ON_SPOT, actor=actor, note=note)
+            cases.apply(session, case.number, Action.RESOLVE, actor=actor, note=note)
+        else:
+            after_intake(session, case, language)
+        session.commit()
+    except CaseError as exc:
+        session.rollback()
+        flash_refusal("refused.case", exc)
+        return redirect(url_for("console.desk_page"))
+    flash(f"{case.number}: {t('desk_case.' + ('on_spot' if on_spot else 'dispatch'))} ✓", "ok")
+    return redirect(url_for("console.desk_page"))
+
+
+@bp.post("/desk/transfer")
+@login_required(*CENTER)
+def desk_transfer() -> Any:
+    """Put the caller through to an emergency route at once (the officers on duty ring, as if
+    they had pressed 1): Twilio is asked to move the caller's call to that bridge."""
+    _me, call = _my_caller()
+    route = request.form.get("route", "")
+    if route not in CATEGORIES.emergency:
+        abort(400, description=f"route: one of {', '.join(CATEGORIES.emergency)}")
+    try:
+        twilio_rest.client(settings()).calls(call.call_sid).update(
+            url=settings().public_url(f"/voice/desk/transfer?route={route}"), method="POST"
+        )
+    except (TwilioRestException, twilio_rest.TwilioNotConfigured, OSError) as exc:
+        flash_refusal("refused.transfer", exc)
+        return redirect(url_for("console.desk_page"))
+    flash(f"{t('transferred')} ✓", "ok")
     return redirect(url_for("console.desk_page"))

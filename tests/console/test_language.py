@@ -58,6 +58,7 @@ NOT_PAGES = {
     "console.board_json",
     "console.figures_csv",
     "console.recording_media",
+    "console.desk_token",
 }
 ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.UNIT)
 

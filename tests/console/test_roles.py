@@ -105,6 +105,8 @@ TABLE: dict[str, tuple[Expected, ...]] = {
     "GET console.figures_page":       (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     "GET console.figures_csv":        (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     "GET console.desk_page":          (LOGIN, LOGIN, 403, 403, 200, 200, 200),
+    # The browser phone's token: 503 while the softphone is not configured (the tests' case).
+    "GET console.desk_token":         (LOGIN, LOGIN, 403, 403, 503, 503, 503),
     # The console's forms (POST, with the session's CSRF token): a redirect other than to the
     # login page means the form did its work (checked in the database).
     "POST console.login":             (401, 401, HOME, HOME, HOME, HOME, HOME),
@@ -115,6 +117,9 @@ TABLE: dict[str, tuple[Expected, ...]] = {
     "POST console.callback_outcome":  (LOGIN, LOGIN, 403, 403, CALLBACKS, CALLBACKS, CALLBACKS),
     "POST console.alert_acknowledge": (LOGIN, LOGIN, 403, 403, BOARD, BOARD, BOARD),
     "POST console.desk_state":        (LOGIN, LOGIN, 403, 403, DESK, DESK, DESK),
+    # A case from, or a transfer of, a call the user is not on: refused whoever asks.
+    "POST console.desk_case":         (LOGIN, LOGIN, 403, 403, 409, 409, 409),
+    "POST console.desk_transfer":     (LOGIN, LOGIN, 403, 403, 409, 409, 409),
     "POST console.case_act":          (ACTS, ACTS, ACTS, ACTS, ACTS, ACTS, ACTS),
     # The API (a bearer token of the role's user; anonymous: none).
     "GET api_v1.openapi":             (200, 200, 200, 200, 200, 200, 200),
@@ -305,7 +310,8 @@ def _fresh_task(w: World) -> int:
             "language": "zh",
             "kind": "abandoned_ivr",
             "priority": 2,
-            "caller_number": "+8613800138001",
+            # A number of its own: a second task for one number would be grouped on the first.
+            "caller_number": f"+86138{uuid.uuid4().int % 10**8:08d}",
         },
     )
     w.db.commit()
@@ -395,6 +401,15 @@ def _desk_state(w: World, client: FlaskClient, rule: Rule, csrf: str) -> tuple[T
     return response, after != before
 
 
+def _not_my_call(w: World, client: FlaskClient, rule: Rule, csrf: str) -> tuple[TestResponse, bool]:
+    """A desk form about a call the user was never put through to."""
+    before = w.db.scalar(select(func.count()).select_from(Case))
+    data = {"call": "CA" + "9" * 32, "category": "city_management", "route": "fire"}
+    response = client.post(_path(rule, w.values()), data={**data, "mode": "dispatch", "csrf": csrf})
+    w.db.expire_all()
+    return response, w.db.scalar(select(func.count()).select_from(Case)) != before
+
+
 FORMS: dict[str, Form] = {
     "POST console.roster_available": _roster_available,
     "POST console.roster_save": _roster_save,
@@ -402,6 +417,8 @@ FORMS: dict[str, Form] = {
     "POST console.callback_outcome": _callback_outcome,
     "POST console.alert_acknowledge": _alert_acknowledge,
     "POST console.desk_state": _desk_state,
+    "POST console.desk_case": _not_my_call,
+    "POST console.desk_transfer": _not_my_call,
 }
 
 

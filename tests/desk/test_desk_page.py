@@ -8,6 +8,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from cases.models import Case
+from cases.workflow import CaseState
 from config.settings import Settings
 from core import jobs
 from desk.models import CallTaker, TakerState
@@ -71,6 +73,7 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
 
     pop = client.get("/console/desk").get_data(as_text=True)
     assert 'data-state="on_call">通话中<' in pop
+    assert f'data-call="{caller["CallSid"]}"' not in pop, "no longer waiting"
     assert "我要转人工" in pop, "what they said at the front door"
     assert "+8613800138000" in pop and "MS-" in pop, "their number and open case"
 
@@ -87,3 +90,142 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
     assert "可接听 ✓" in done.get_data(as_text=True)
     taker = _taker(db_session, "li")
     assert taker is not None and taker.state is TakerState.AVAILABLE
+
+
+def _put_through(
+    app: Flask,
+    client: FlaskClient,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+    said: str = "我要转人工",
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """A dispatcher signed in at the desk is put through to a caller who asked for a person:
+    (the caller's params, the call-taker's leg params, the offer's REST form)."""
+    add_user(db_session, "li", Role.DISPATCHER)
+    login(client, "li")
+    client.post(
+        "/console/desk/state",
+        data={"state": "available", "phone": DESK_PHONE, "csrf": csrf_of(client, "/console/desk")},
+    )
+    caller = call_params(settings)
+    door = twiml(twilio.post("/voice/incoming", caller))
+    speech = {**caller, "SpeechResult": said, "Confidence": "0.9"}
+    twiml(twilio.post(path_of(gather_of(door).get("action") or ""), speech))
+    jobs.run_due(app)
+    leg = offer_leg(rest)
+    their_leg = call_params(settings, From=settings.hotline_number, To=DESK_PHONE)
+    gather = gather_of(twiml(twilio.post(path_of(leg["Url"]), their_leg)))
+    accepted = twiml(twilio.post(path_of(gather.get("action") or ""), {**their_leg, "Digits": "1"}))
+    queue = accepted.find("Dial/Queue")
+    assert queue is not None
+    twiml(twilio.post(path_of(queue.get("url") or ""), caller))
+    return caller, their_leg, leg
+
+
+def _case_of(db_session: Session, caller: dict[str, str]) -> Case | None:
+    db_session.expire_all()
+    return db_session.scalar(select(Case).where(Case.call_sid == caller["CallSid"]))
+
+
+def test_a_case_from_the_call_is_prefilled_linked_and_dispatched(
+    app: Flask,
+    client: FlaskClient,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+) -> None:
+    caller, _leg, _offer = _put_through(app, client, twilio, settings, db_session, rest)
+    page = client.get("/console/desk").get_data(as_text=True)
+    assert '<form method="post" action="/console/desk/case"' in page
+    assert ">我要转人工</textarea>" in page, "what they said, ready to correct"
+    made = client.post(
+        "/console/desk/case",
+        data={
+            "call": caller["CallSid"],
+            "category": "city_management",
+            "transcript": "中山路路灯不亮",
+            "mode": "dispatch",
+            "csrf": csrf_of(client, "/console/desk"),
+        },
+        follow_redirects=True,
+    )
+    case = _case_of(db_session, caller)
+    assert case is not None, made.get_data(as_text=True)
+    assert (case.state, case.unit_code) == (CaseState.DISPATCHED, "city_management")
+    assert case.transcript == "中山路路灯不亮" and case.caller_number == "+8613800138000"
+    assert f"{case.number}: 已建工单并派单 ✓" in made.get_data(as_text=True)
+    assert 'id="case-made"' in made.get_data(as_text=True), "the form gives way to the case"
+
+
+def test_handled_on_the_spot_is_resolved_at_intake_with_what_was_done(
+    app: Flask,
+    client: FlaskClient,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+) -> None:
+    caller, _leg, _offer = _put_through(app, client, twilio, settings, db_session, rest)
+    token = csrf_of(client, "/console/desk")
+    form = {"call": caller["CallSid"], "category": "consultation", "mode": "on_spot", "csrf": token}
+    refused = client.post("/console/desk/case", data=form, follow_redirects=True)
+    assert "无法办理此操作" in refused.get_data(as_text=True), "a note is needed"
+    assert _case_of(db_session, caller) is None, "nothing half-written"
+    done = client.post(
+        "/console/desk/case",
+        data={**form, "note": "已告知办理社保卡所需材料", "csrf": csrf_of(client, "/console/desk")},
+        follow_redirects=True,
+    )
+    case = _case_of(db_session, caller)
+    assert case is not None, done.get_data(as_text=True)
+    assert case.state is CaseState.RESOLVED and case.feedback == "已告知办理社保卡所需材料"
+
+
+def test_another_callers_call_cannot_be_taken_over(
+    app: Flask,
+    client: FlaskClient,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+) -> None:
+    _put_through(app, client, twilio, settings, db_session, rest)
+    other = call_params(settings)
+    twilio.post("/voice/incoming", other)
+    response = client.post(
+        "/console/desk/case",
+        data={
+            "call": other["CallSid"],
+            "category": "city_management",
+            "mode": "dispatch",
+            "csrf": csrf_of(client, "/console/desk"),
+        },
+    )
+    assert response.status_code == 409
+    assert _case_of(db_session, other) is None
+
+
+def test_a_call_taker_transfers_the_caller_to_an_emergency_route(
+    app: Flask,
+    client: FlaskClient,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+) -> None:
+    caller, _leg, _offer = _put_through(app, client, twilio, settings, db_session, rest)
+    moved = client.post(
+        "/console/desk/transfer",
+        data={"call": caller["CallSid"], "route": "fire", "csrf": csrf_of(client, "/console/desk")},
+        follow_redirects=True,
+    )
+    assert "已转接紧急线路 ✓" in moved.get_data(as_text=True)
+    update = [p for p in rest if p.url.endswith(f"/Calls/{caller['CallSid']}.json")]
+    assert update, "Twilio is asked to move the caller's call"
+    url = update[-1].data["Url"][0]
+    assert path_of(url) == "/voice/desk/transfer?route=fire"
+    bridged = twiml(twilio.post(path_of(url), caller))
+    assert bridged.find("Dial") is not None, "the fire brigade's officers ring"

@@ -167,6 +167,7 @@ def test_the_longest_waiting_caller_goes_to_the_longest_idle_call_taker(
     connecting = twiml(twilio.post(path_of(queue.get("url") or ""), caller))
     assert heard(connecting) == "正在为您接通工作人员。"
     assert entry_of(db_session, caller).answered_by == "idle"
+    assert service.waiting(db_session, "desk") == 0, "being talked to: not offered again"
 
     # The call ends: the caller's wait is bridged, the call-taker wraps up.
     leave_queue(twilio, caller, _root, "bridged", "12")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -42,6 +43,8 @@ ACCOUNT = "AC" + "0" * 32
 CALLER = "+8613800138000"
 HOTLINE = "+865996110110"
 ROOT = Path(__file__).resolve().parents[2]
+#: The environment the server runs with (for `hotline` commands beside it: the job worker's).
+SERVER_ENV: dict[str, str] = {}
 
 
 def _unavailable(reason: str) -> None:
@@ -51,8 +54,9 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The hotline on a free port with demo logins and the demo roster; yields its base URL."""
+def server(tmp_path_factory: pytest.TempPathFactory, prism: str) -> Iterator[str]:
+    """The hotline on a free port with demo logins and the demo roster, Twilio's REST API a
+    Prism mock (nothing leaves this machine); yields its base URL."""
     if not Path(CHROMIUM).exists():
         _unavailable(f"{CHROMIUM} is missing (apt-get install chromium)")
     directory = tmp_path_factory.mktemp("console")
@@ -67,8 +71,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "PUBLIC_BASE_URL": base,
         "SPOOL_DIR": str(directory / "spool"),
         "RECORDINGS_DIR": str(directory / "recordings"),
-        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing leaves this machine
+        "TWILIO_API_BASE_URL": prism,
     }
+    SERVER_ENV.clear()
+    SERVER_ENV.update(env)
     hotline = [str(Path(sys.executable).parent / "hotline")]
     for args in (
         ["db", "upgrade"],
@@ -323,4 +329,113 @@ def test_the_board_puts_danger_first_at_both_widths(server: str, tmp_path: Path)
         expect(page.locator(".flash.ok")).to_contain_text("已确认")
         expect(page.locator("#danger-list li.alert")).to_have_count(before - 1, timeout=10_000)
         expect(page.locator("#urgent-callbacks")).to_be_visible()
+        browser.close()
+
+
+def _hotline(*args: str) -> str:
+    """A `hotline` command on the server's database (as the job worker would run it)."""
+    done = subprocess.run(  # noqa: S603 (fixed arguments)
+        [str(Path(sys.executable).parent / "hotline"), *args],
+        env=SERVER_ENV,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout
+
+
+def _taker_id(username: str) -> int:
+    """The call-taker's id in the server's database."""
+    path = SERVER_ENV["DATABASE_URL"].removeprefix("sqlite:///")
+    with sqlite3.connect(path) as connection:
+        row = connection.execute("SELECT id FROM call_takers WHERE username = ?", (username,))
+        (found,) = row.fetchone()
+    return int(found)
+
+
+def test_a_call_taker_takes_a_queued_call_and_makes_a_case_from_it(
+    server: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page.goto(f"{server}/console/login?lang=zh")
+        page.fill("input[name=username]", "supervisor")
+        page.fill("input[name=password]", "minsheng-demo")
+        page.click("button[type=submit]")
+
+        # The call-taker signs in at the desk with a desk phone.
+        page.click("nav >> text=接线台")
+        expect(page.locator("#my-state")).to_contain_text("您还没有签入接线台")
+        page.fill("#my-state input[name=phone]", "+8613805990604")
+        page.click("#my-state button[value=available]")
+        expect(page.locator("#my-state .badge")).to_have_text("可接听")
+
+        # A caller asks for a person and waits in the queue.
+        sid = "CA" + "6" * 32
+        call = {
+            "CallSid": sid,
+            "AccountSid": ACCOUNT,
+            "From": "+8613800138006",
+            "To": HOTLINE,
+            "CallStatus": "ringing",
+            "Direction": "inbound",
+        }
+        signed_post(server, "/voice/incoming", call)
+        speech = {"CallStatus": "in-progress", "SpeechResult": "我要转人工", "Confidence": "0.9"}
+        queued = signed_post(server, "/voice/ivr/gather?step=0", {**call, **speech})
+        assert b"<Enqueue" in queued
+        page.reload()
+        expect(page.locator(f'#waiting tr[data-call="{sid}"]')).to_be_visible()
+
+        # The offer (the job worker's) rings the desk phone; the call-taker takes it.
+        _hotline("jobs", "run-due")
+        expect(page.locator("#my-state .badge")).to_have_text("可接听")  # not reloaded yet
+        taker = _taker_id("supervisor")
+        leg = {**call, "CallSid": "CA" + "5" * 32, "From": HOTLINE, "To": "+8613805990604"}
+        leg["Direction"] = "outbound-api"
+        signed_post(server, f"/voice/desk/taker?taker={taker}&queue=desk", leg)
+        signed_post(server, f"/voice/desk/accept?taker={taker}&queue=desk", {**leg, "Digits": "1"})
+        signed_post(server, f"/voice/desk/connecting?taker={taker}", {**call, **speech})
+        page.reload()
+        expect(page.locator("#my-state .badge")).to_have_text("通话中")
+        pop = page.locator("#screen-pop")
+        expect(pop).to_contain_text("+8613800138006")
+        expect(pop).to_contain_text("我要转人工")
+        page.screenshot(path=str(shots / "desk-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 768, "height": 900})
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, f"the desk page scrolls sideways by {overflow} px at 768 px"
+        page.screenshot(path=str(shots / "desk-768.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
+
+        # A case from the call, pre-filled with what they said, corrected and dispatched.
+        page.select_option("#desk-case select[name=category]", "city_management")
+        page.fill("#desk-case textarea[name=transcript]", "水南街路灯不亮")
+        page.click("#desk-case button[value=dispatch]")
+        expect(page.locator(".flash.ok")).to_contain_text("已建工单并派单")
+        expect(page.locator("#case-made a")).to_contain_text("MS-")
+
+        # The call ends: wrap-up, then the next call.
+        signed = {**leg, "CallStatus": "completed"}
+        signature = RequestValidator(DEV_TOKEN).compute_signature(
+            server + f"/voice/desk/taker-status?taker={taker}", signed
+        )
+        HttpTransport(server).post(
+            f"/voice/desk/taker-status?taker={taker}",
+            signed,
+            {"X-Twilio-Signature": str(signature)},
+        )
+        page.reload()
+        expect(page.locator("#my-state .badge")).to_have_text("整理中")
+        page.click("text=整理完毕，接听下一通")
+        expect(page.locator("#my-state .badge")).to_have_text("可接听")
+        page.screenshot(path=str(shots / "desk-after.png"), full_page=True)
         browser.close()
