@@ -374,6 +374,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "The transfer failed: tell the caller to dial 110",
     ),
     "new_case": ("从来电建工单", "A case from this call"),
+    "desk_changed": ("接线状态已变化。", "Your desk state has changed."),
+    "reload": ("刷新", "Reload"),
     "browser_phone": ("浏览器接听", "Browser phone"),
     "browser_phone.how": (
         "签入时把接听电话填为下面的地址，来电就会在这个浏览器响铃：",

@@ -75,6 +75,41 @@ def desk_page() -> Any:
     return response
 
 
+@bp.get("/desk.json")
+@login_required(*CENTER)
+def desk_json() -> Any:
+    """What the desk page refreshes every few seconds: the user's state and caller (the page
+    reloads when they change), who waits, and the call-takers."""
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    session = db.session()
+    me = service.taker(session, user.username)
+    now = utcnow()
+    waiting = session.scalars(
+        select(QueueEntry)
+        .where(service.STILL_WAITING)
+        .order_by(QueueEntry.queue.desc(), QueueEntry.enqueued_at)
+    ).all()
+    return jsonify(
+        state=me.state.value if me else None,
+        caller=me.caller_sid if me and me.state in TALKING else None,
+        waiting=[
+            {
+                "call": e.call_sid,
+                "urgent": e.queue == service.URGENT_QUEUE,
+                "queue": t(f"queue.{e.queue}"),
+                "caller": e.caller_number or "",
+                "waited_s": int((now - e.enqueued_at).total_seconds()),
+            }
+            for e in waiting
+        ],
+        takers=[
+            {"username": k.username, "state": t(f"desk_state.{k.state.value}"), "missed": k.missed}
+            for k in service.takers(session)
+        ],
+    )
+
+
 @bp.get("/desk/token")
 @login_required(*CENTER)
 def desk_token() -> Any:

@@ -59,6 +59,7 @@ NOT_PAGES = {
     "console.figures_csv",
     "console.recording_media",
     "console.desk_token",
+    "console.desk_json",
 }
 ROLES = (Role.DISPATCHER, Role.SUPERVISOR, Role.ADMIN, Role.UNIT)
 

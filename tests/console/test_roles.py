@@ -105,6 +105,7 @@ TABLE: dict[str, tuple[Expected, ...]] = {
     "GET console.figures_page":       (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     "GET console.figures_csv":        (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     "GET console.desk_page":          (LOGIN, LOGIN, 403, 403, 200, 200, 200),
+    "GET console.desk_json":          (LOGIN, LOGIN, 403, 403, 200, 200, 200),
     # The browser phone's token: 503 while the softphone is not configured (the tests' case).
     "GET console.desk_token":         (LOGIN, LOGIN, 403, 403, 503, 503, 503),
     # The console's forms (POST, with the session's CSRF token): a redirect other than to the

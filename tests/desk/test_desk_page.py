@@ -229,3 +229,32 @@ def test_a_call_taker_transfers_the_caller_to_an_emergency_route(
     assert path_of(url) == "/voice/desk/transfer?route=fire"
     bridged = twiml(twilio.post(path_of(url), caller))
     assert bridged.find("Dial") is not None, "the fire brigade's officers ring"
+
+
+def test_the_desk_data_refreshes_in_the_pages_language(
+    app: Flask,
+    client: FlaskClient,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+) -> None:
+    add_user(db_session, "li", Role.DISPATCHER)
+    login(client, "li")
+    client.get("/console/desk?lang=en")
+    client.post(
+        "/console/desk/state",
+        data={"state": "available", "phone": DESK_PHONE, "csrf": csrf_of(client, "/console/desk")},
+    )
+    caller = call_params(settings)
+    door = twiml(twilio.post("/voice/incoming", caller))
+    twiml(twilio.post(path_of(gather_of(door).get("action") or ""), {**caller, "Digits": "0"}))
+    data = client.get("/console/desk.json").get_json()
+    assert (data["state"], data["caller"]) == ("available", None)
+    (waiting,) = data["waiting"]
+    assert (waiting["call"], waiting["queue"], waiting["urgent"]) == (
+        caller["CallSid"],
+        "Desk",
+        False,
+    )
+    assert data["takers"] == [{"username": "li", "state": "Available", "missed": 0}]

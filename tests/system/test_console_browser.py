@@ -390,20 +390,19 @@ def test_a_call_taker_takes_a_queued_call_and_makes_a_case_from_it(
         speech = {"CallStatus": "in-progress", "SpeechResult": "我要转人工", "Confidence": "0.9"}
         queued = signed_post(server, "/voice/ivr/gather?step=0", {**call, **speech})
         assert b"<Enqueue" in queued
-        page.reload()
-        expect(page.locator(f'#waiting tr[data-call="{sid}"]')).to_be_visible()
+        # The page is live: the caller appears without a reload.
+        expect(page.locator(f'#waiting tr[data-call="{sid}"]')).to_be_visible(timeout=10_000)
 
         # The offer (the job worker's) rings the desk phone; the call-taker takes it.
         _hotline("jobs", "run-due")
-        expect(page.locator("#my-state .badge")).to_have_text("可接听")  # not reloaded yet
         taker = _taker_id("supervisor")
         leg = {**call, "CallSid": "CA" + "5" * 32, "From": HOTLINE, "To": "+8613805990604"}
         leg["Direction"] = "outbound-api"
         signed_post(server, f"/voice/desk/taker?taker={taker}&queue=desk", leg)
         signed_post(server, f"/voice/desk/accept?taker={taker}&queue=desk", {**leg, "Digits": "1"})
         signed_post(server, f"/voice/desk/connecting?taker={taker}", {**call, **speech})
-        page.reload()
-        expect(page.locator("#my-state .badge")).to_have_text("通话中")
+        # Put through: the page shows the caller by itself.
+        expect(page.locator("#my-state .badge")).to_have_text("通话中", timeout=10_000)
         pop = page.locator("#screen-pop")
         expect(pop).to_contain_text("+8613800138006")
         expect(pop).to_contain_text("我要转人工")
