@@ -375,6 +375,19 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "new_case": ("从来电建工单", "A case from this call"),
     "desk_changed": ("接线状态已变化。", "Your desk state has changed."),
+    "dial_back": ("一键回拨", "Call back now"),
+    "refused.not_at_desk": (
+        "请先在接线台签入、空闲时再回拨（号码未显示的无法回拨）",
+        "Sign in at the desk, free, to call back (a withheld number cannot be called)",
+    ),
+    "dialling": (
+        "正在呼叫您的接听电话，接起后接通来电人",
+        "Ringing your desk phone, then the caller",
+    ),
+    "refused.dial": (
+        "无法发起回拨，请用电话直接拨打",
+        "The call-back could not be placed: dial it yourself",
+    ),
     "reload": ("刷新", "Reload"),
     "browser_phone": ("浏览器接听", "Browser phone"),
     "browser_phone.how": (

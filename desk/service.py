@@ -29,7 +29,7 @@ from core import jobs, twilio_rest
 from core.db import insert_if_missing, utcnow
 from desk.models import SIGNED_IN, CallTaker, QueueEntry, QueueResult, TakerState
 from routing import callbacks
-from routing.models import CallbackKind
+from routing.models import CallbackKind, CallbackTask
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ URGENT_QUEUE = "desk-urgent"
 #: Offered first.
 QUEUES = (URGENT_QUEUE, QUEUE)
 OFFER = "desk.offer"
+#: What an offer is for when it is a queue call-back rather than a waiting caller.
+CALLBACK = "call-back"
 #: Call-back priorities: an urgent caller's like an abandoned emergency, the rest after.
 PRIORITY = {URGENT_QUEUE: 0, QUEUE: 1}
 #: A possibly urgent caller waits at most this long for a call-taker; then the desk's roster
@@ -259,17 +261,40 @@ def next_offer(
     )
     urgent, ordinary = waiting(session, URGENT_QUEUE), waiting(session, QUEUE)
     if urgent + ordinary <= pending:
-        return None
+        return _callback_offer(session, settings, now) if urgent + ordinary == 0 else None
     queue = URGENT_QUEUE if urgent > pending else QUEUE
-    chosen = session.scalar(
+    chosen = _longest_idle(session, settings, now)
+    if chosen is None or not _take(session, chosen, settings, now):
+        return None
+    session.refresh(chosen)
+    return chosen, queue
+
+
+def _callback_offer(
+    session: Session, settings: Settings, now: dt.datetime
+) -> tuple[CallTaker, str] | None:
+    """Nobody waits: the oldest queue call-back goes to the longest-idle free call-taker."""
+    if next_callback(session) is None:
+        return None
+    chosen = _longest_idle(session, settings, now)
+    if chosen is None or not _take(session, chosen, settings, now):
+        return None
+    session.refresh(chosen)
+    return chosen, CALLBACK
+
+
+def _longest_idle(session: Session, settings: Settings, now: dt.datetime) -> CallTaker | None:
+    return session.scalar(
         select(CallTaker)
         .where(_free(now, settings))
         .order_by(CallTaker.state_since, CallTaker.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    if chosen is None:
-        return None
+
+
+def _take(session: Session, chosen: CallTaker, settings: Settings, now: dt.datetime) -> bool:
+    """Mark a free call-taker on a call (False if another worker took them first)."""
     taken = session.execute(
         update(CallTaker)
         .where(CallTaker.id == chosen.id, _free(now, settings))
@@ -283,10 +308,7 @@ def next_offer(
         )
         .execution_options(synchronize_session=False)
     )
-    if not getattr(taken, "rowcount", 0):
-        return None  # another worker offered them a caller first
-    session.refresh(chosen)
-    return chosen, queue
+    return bool(getattr(taken, "rowcount", 0))
 
 
 @jobs.handler(OFFER)
@@ -299,6 +321,13 @@ def offer(session: Session, payload: dict[str, Any], settings: Settings) -> None
         session.rollback()
         return
     chosen, queue = found
+    if queue == CALLBACK:
+        task = next_callback(session)
+        if task is None:  # taken meanwhile: the call-taker is free again
+            session.rollback()
+            return
+        _ring_for_callback(session, settings, chosen, task, now)
+        return
     session.commit()
     try:
         leg = twilio_rest.client(settings).calls.create(
@@ -372,3 +401,103 @@ def taker_leg_ended(
     if talked and settings.desk_wrap_up_s:
         schedule_offer(session, now + dt.timedelta(seconds=settings.desk_wrap_up_s))
     return found
+
+
+# ------------------------------------------------------------------------------- call-backs
+
+
+def _ring_for_callback(
+    session: Session, settings: Settings, chosen: CallTaker, task: CallbackTask, now: dt.datetime
+) -> str:
+    """Ring `chosen` (already marked on a call) for call-back `task`, claimed for them; when
+    they take it with a key, Twilio dials the caller. Returns their leg's CallSid."""
+    callbacks.claim_callback(session, task.id, f"console:{chosen.username}", now)
+    session.commit()
+    try:
+        leg = twilio_rest.client(settings).calls.create(
+            to=chosen.phone,
+            from_=settings.hotline_number,
+            url=settings.public_url(f"/voice/desk/taker?taker={chosen.id}&task={task.id}"),
+            method="POST",
+            status_callback=settings.public_url(f"/voice/desk/taker-status?taker={chosen.id}"),
+            status_callback_method="POST",
+            status_callback_event=["completed"],
+            timeout=settings.desk_ring_s,
+        )
+    except Exception:
+        session.execute(
+            update(CallTaker)
+            .where(CallTaker.id == chosen.id)
+            .values(state=TakerState.AVAILABLE, state_since=now)
+        )
+        session.commit()
+        raise
+    session.execute(update(CallTaker).where(CallTaker.id == chosen.id).values(leg_sid=leg.sid))
+    session.commit()
+    log.info("desk: %s calls back task %s (leg %s)", chosen.username, task.id, leg.sid)
+    return str(leg.sid)
+
+
+def dial_callback(
+    session: Session, settings: Settings, task_id: int, username: str, now: dt.datetime
+) -> str:
+    """Call a caller back for a call-taker, in one click: their desk phone rings first; when
+    they take it, Twilio dials the caller (the hotline's number shown) and the outcome is
+    recorded on the task. Returns the call-taker leg's CallSid."""
+    found = taker(session, username)
+    if found is None or found.state in (TakerState.LOGGED_OUT, TakerState.ON_CALL):
+        raise DeskError(f"{username}: signed in and not on a call, to call back")
+    task = session.get(CallbackTask, task_id)
+    if task is None or task.closed_at is not None:
+        raise DeskError(f"call-back task {task_id} is closed or gone")
+    if not task.caller_number:
+        raise DeskError(f"call-back task {task_id}: the caller's number was withheld")
+    found.state, found.state_since, found.accepted_at, found.caller_sid = (
+        TakerState.ON_CALL,
+        now,
+        None,
+        None,
+    )
+    return _ring_for_callback(session, settings, found, task, now)
+
+
+def next_callback(session: Session) -> CallbackTask | None:
+    """The oldest unclaimed call-back a caller asked for in the queue (virtual hold): dialled
+    when nobody is waiting, in queue order."""
+    return session.scalar(
+        select(CallbackTask)
+        .where(
+            CallbackTask.kind == CallbackKind.QUEUE_CALLBACK,
+            CallbackTask.closed_at.is_(None),
+            CallbackTask.claimed_by.is_(None),
+            CallbackTask.caller_number.is_not(None),
+        )
+        .order_by(CallbackTask.priority, CallbackTask.created_at)
+        .limit(1)
+    )
+
+
+def callback_number(session: Session, task_id: int) -> tuple[str, str] | None:
+    """The number (and language) an open call-back task calls, or None."""
+    task = session.get(CallbackTask, task_id)
+    if task is None or task.closed_at is not None or not task.caller_number:
+        return None
+    return task.caller_number, task.language
+
+
+#: How a call-back's <Dial> ended, as a call-back outcome.
+DIAL_OUTCOMES = {"completed": "reached", "answered": "reached"}
+
+
+def callback_dialled(
+    session: Session, task_id: int, taker_id: int, dial_status: str, now: dt.datetime
+) -> None:
+    """Record the call-back's outcome from its <Dial> (reached, or no answer: kept open until
+    the last attempt)."""
+    found = session.get(CallTaker, taker_id)
+    who = f"console:{found.username}" if found else "desk"
+    outcome = DIAL_OUTCOMES.get(dial_status, "no_answer")
+    try:
+        callbacks.record_callback(session, task_id, outcome, who=who, now=now)
+    except callbacks.CallbackError:
+        log.info("desk: call-back task %s was closed meanwhile", task_id)

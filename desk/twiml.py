@@ -31,6 +31,18 @@ TEXT = {
         "zh": "好的，已为您保留排队位置，我们会按顺序给您回电。再见。",
         "en": "Thank you. Your place is kept and we will call you back in turn. Goodbye.",
     },
+    "callback_taker": {
+        "zh": "民生110回拨任务，按任意键回拨来电人。",
+        "en": "Minsheng hotline call-back: press any key to call the caller.",
+    },
+    "calling_back": {
+        "zh": "民生110回拨：正在为您接通来电人。",
+        "en": "Minsheng hotline call-back: connecting you to the caller.",
+    },
+    "callback_gone": {
+        "zh": "这个回拨任务已关闭，无需回拨。",
+        "en": "This call-back is closed: nobody to call.",
+    },
     "connecting": {"zh": "正在为您接通工作人员。", "en": "Putting you through to a call-taker."},
     "offer_taker": {
         "zh": "民生110排队来电，按任意键接听。",

@@ -143,16 +143,22 @@ def taker() -> Response:
     """The call-taker's phone answered: they hear what is waiting and press a key to take it
     (a voicemail never does, so it never takes a caller)."""
     webhooks.params()
-    taker_id, queue = _taker_id(), _queue()
+    taker_id = _taker_id()
     response = VoiceResponse()
     language = voice.languages().default
+    if "task" in request.args:  # a call-back
+        target, words = f"task={_task_id()}", "callback_taker"
+    else:
+        queue = _queue()
+        target = f"queue={queue}"
+        words = "urgent_taker" if queue == service.URGENT_QUEUE else "offer_taker"
     gather = response.gather(
         num_digits=1,
         timeout=8,
-        action=webhooks.settings().public_url(f"/voice/desk/accept?taker={taker_id}&queue={queue}"),
+        action=webhooks.settings().public_url(f"/voice/desk/accept?taker={taker_id}&{target}"),
         method="POST",
     )
-    say(gather, language, "urgent_taker" if queue == service.URGENT_QUEUE else "offer_taker")
+    say(gather, language, words)
     response.hangup()
     return webhooks.twiml(response)
 
@@ -161,7 +167,8 @@ def taker() -> Response:
 def accept() -> Response:
     """The call-taker took the offer: `<Dial><Queue>` connects them to the caller at the front."""
     webhooks.params()
-    taker_id, queue = _taker_id(), _queue()
+    taker_id = _taker_id()
+    queue = _queue() if "task" not in request.args else ""
     session = db.session()
     found = service.taker_accepted(session, taker_id, utcnow())
     session.commit()
@@ -169,6 +176,8 @@ def accept() -> Response:
     if found is None:
         response.hangup()
         return webhooks.twiml(response)
+    if "task" in request.args:
+        return webhooks.twiml(_call_back(response, taker_id, _task_id()))
     dial = response.dial(timeout=webhooks.settings().desk_ring_s)
     dial.queue(
         queue,
@@ -203,6 +212,20 @@ def taker_status() -> Response:
     return Response(status=204)
 
 
+@bp.post("/call-back-done")
+def call_back_done() -> Response:
+    """The call-back's <Dial> ended: its outcome is recorded on the task."""
+    params = webhooks.params()
+    session = db.session()
+    service.callback_dialled(
+        session, _task_id(), _taker_id(), params.get("DialCallStatus", ""), utcnow()
+    )
+    session.commit()
+    response = VoiceResponse()
+    response.hangup()
+    return webhooks.twiml(response)
+
+
 @bp.post("/transfer")
 def transfer() -> Response:
     """A call-taker moved this caller to an emergency route (the desk page's transfer): the
@@ -222,6 +245,35 @@ def transfer() -> Response:
 def hold() -> Response:
     """The hold audio (a soft chime and silence, made for this project; see desk/SOURCE.md)."""
     return send_file(HOLD_AUDIO, mimetype="audio/wav", max_age=dt.timedelta(days=1).seconds)
+
+
+def _call_back(response: VoiceResponse, taker_id: int, task_id: int) -> VoiceResponse:
+    """The call-taker took a call-back: Twilio dials the caller, showing the hotline's number;
+    how it ends is recorded on the task."""
+    found = service.callback_number(db.session(), task_id)
+    language = voice.languages().default
+    if found is None:
+        say(response, language, "callback_gone")
+        response.hangup()
+        return response
+    number, _caller_language = found
+    say(response, language, "calling_back")
+    settings = webhooks.settings()
+    dial = response.dial(
+        caller_id=settings.hotline_number,
+        timeout=30,
+        action=settings.public_url(f"/voice/desk/call-back-done?task={task_id}&taker={taker_id}"),
+        method="POST",
+    )
+    dial.number(number)
+    return response
+
+
+def _task_id() -> int:
+    try:
+        return whole_number(request.args.get("task", ""), "task", 1, 2**63 - 1)
+    except BadInput as exc:
+        abort(400, description=str(exc))
 
 
 def _taker_id() -> int:

@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
+from twilio.base.exceptions import TwilioRestException
 
 from console.auth import console_user, login_required
 from console.i18n import t
 from console.views.common import bp, flash_refusal
-from core import db
+from core import db, twilio_rest
+from core.db import utcnow
+from core.webhooks import settings
+from desk import service as desk
+from desk.models import TakerState
 from routing import callbacks
 from staff.service import CENTER
 
@@ -22,8 +27,12 @@ _TASK_ID = "<int(max=9223372036854775807):task_id>"
 def callbacks_page() -> Any:
     """Callers to call back: open tasks by priority then age, with full numbers to dial."""
     session_ = db.session()
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    me = desk.taker(session_, user.username)
     return render_template(
         "console/callbacks.html",
+        at_desk=me is not None and me.state is not TakerState.LOGGED_OUT,
         tasks=callbacks.open_callbacks(session_),
         closed=callbacks.closed_callbacks(session_),
         outcomes=callbacks.CALLBACK_OUTCOMES,
@@ -64,4 +73,25 @@ def callback_outcome(task_id: int) -> Any:
     except callbacks.CallbackError as exc:
         session_.rollback()
         flash_refusal("refused.callback", exc)
+    return redirect(url_for("console.callbacks_page"))
+
+
+@bp.post(f"/callbacks/{_TASK_ID}/dial")
+@login_required(*CENTER)
+def callback_dial(task_id: int) -> Any:
+    """Call the caller back in one click: the user's desk phone rings, then the caller's."""
+    user = console_user()
+    assert user is not None  # noqa: S101 (login_required)
+    session_ = db.session()
+    try:
+        desk.dial_callback(session_, settings(), task_id, user.username, utcnow())
+        flash(f"#{task_id}: {t('dialling')} ✓", "ok")
+    except desk.DeskError as exc:
+        session_.rollback()
+        flash_refusal("refused.not_at_desk", exc)
+    except callbacks.CallbackError as exc:
+        session_.rollback()
+        flash_refusal("refused.callback", exc)
+    except (TwilioRestException, twilio_rest.TwilioNotConfigured, OSError) as exc:
+        flash_refusal("refused.dial", exc)
     return redirect(url_for("console.callbacks_page"))

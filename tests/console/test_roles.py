@@ -21,6 +21,7 @@ or an action changed in the database (nothing, when refused).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from collections.abc import Callable, Mapping
@@ -41,6 +42,7 @@ from cases.workflow import TRANSITIONS, Action, CaseState, allowed_actions, tran
 from config.settings import CONFIG_DIR, Settings
 from core.alerts import Alert
 from core.db import utcnow
+from desk import service as desk
 from desk.models import CallTaker
 from recordings.models import Recording, RecordingState
 from recordings.service import storage
@@ -116,6 +118,7 @@ TABLE: dict[str, tuple[Expected, ...]] = {
     "POST console.roster_save":       (LOGIN, LOGIN, 403, 403, 403, ROSTER, ROSTER),
     "POST console.callback_claim":    (LOGIN, LOGIN, 403, 403, CALLBACKS, CALLBACKS, CALLBACKS),
     "POST console.callback_outcome":  (LOGIN, LOGIN, 403, 403, CALLBACKS, CALLBACKS, CALLBACKS),
+    "POST console.callback_dial":     (LOGIN, LOGIN, 403, 403, CALLBACKS, CALLBACKS, CALLBACKS),
     "POST console.alert_acknowledge": (LOGIN, LOGIN, 403, 403, BOARD, BOARD, BOARD),
     "POST console.desk_state":        (LOGIN, LOGIN, 403, 403, DESK, DESK, DESK),
     # A case from, or a transfer of, a call the user is not on: refused whoever asks.
@@ -248,7 +251,11 @@ class World:
 
 
 @pytest.fixture
-def world(app: Flask, db_session: Session, settings: Settings, twilio: TwilioSigner) -> World:
+def world(
+    app: Flask, db_session: Session, settings: Settings, twilio: TwilioSigner, prism: str
+) -> World:
+    # Twilio's REST API is Prism: the forms that place calls (a call-back) can do their work.
+    app.extensions["hotline.settings"] = dataclasses.replace(settings, twilio_api_base_url=prism)
     users = {
         who: add_user(db_session, username, role, unit=unit)
         for who, (username, role, unit) in ACCOUNTS.items()
@@ -402,6 +409,18 @@ def _desk_state(w: World, client: FlaskClient, rule: Rule, csrf: str) -> tuple[T
     return response, after != before
 
 
+def _callback_dial(
+    w: World, client: FlaskClient, rule: Rule, csrf: str
+) -> tuple[TestResponse, bool]:
+    """One click calls a caller back: the user, signed in at the desk, is rung first."""
+    task_id = _fresh_task(w)
+    for user in w.users.values():  # whoever is asking sits at the desk, free
+        desk.set_state(w.db, user.username, "available", phone="+8613805990601")
+    w.db.commit()
+    response = client.post(_path(rule, w.values(task_id=task_id)), data={"csrf": csrf})
+    return response, _task(w, task_id).claimed_by is not None
+
+
 def _not_my_call(w: World, client: FlaskClient, rule: Rule, csrf: str) -> tuple[TestResponse, bool]:
     """A desk form about a call the user was never put through to."""
     before = w.db.scalar(select(func.count()).select_from(Case))
@@ -418,6 +437,7 @@ FORMS: dict[str, Form] = {
     "POST console.callback_outcome": _callback_outcome,
     "POST console.alert_acknowledge": _alert_acknowledge,
     "POST console.desk_state": _desk_state,
+    "POST console.callback_dial": _callback_dial,
     "POST console.desk_case": _not_my_call,
     "POST console.desk_transfer": _not_my_call,
 }
