@@ -131,6 +131,7 @@ def compute(
     since: dt.datetime,
     until: dt.datetime,
     now: dt.datetime,
+    wrap_up_s: int = 30,
 ) -> Figures:
     """Every figure for [since, until)."""
     hours: Counter[str] = Counter()
@@ -195,7 +196,7 @@ def compute(
         overdue=overdue,
         surveys_by_unit=surveys,
         complaints_by_provider=sorted(((p, n) for p, n in complaints), key=lambda r: -r[1]),
-        desk=desk_figures(session, since, until),
+        desk=desk_figures(session, since, until, wrap_up_s=wrap_up_s, now=now),
     )
 
 
@@ -238,5 +239,6 @@ def figures_for_request() -> tuple[Figures, dt.date, dt.date]:
         start,
         end,
         utcnow(),
+        settings().desk_wrap_up_s,
     )
     return result, first, last

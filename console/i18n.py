@@ -339,10 +339,14 @@ TEXT: dict[str, tuple[str, str]] = {
     "desk_fig.closed": ("已处理", "closed"),
     "desk_fig.per_taker": ("各接线员接听数", "Calls answered per call-taker"),
     "desk_fig.occupancy_note": (
-        "按接听数统计；占用率（通话和整理时间占在岗时间的比例）需要记录状态变化，尚未提供。",
-        "Counted by calls answered; occupancy (time on calls and wrap-up over time signed in)"
-        " needs a log of state changes, not kept yet.",
+        "占用率 = 通话和整理时间（每次整理最多按设定秒数计）÷ 在岗时间（签出以外的时间）。",
+        "Occupancy = time on calls and in wrap-up (each wrap-up up to its set seconds) over "
+        "time signed in (all but signed out).",
     ),
+    "desk_fig.occupancy": ("占用率", "Occupancy"),
+    "desk_fig.signed_in": ("在岗", "Signed in"),
+    "desk_fig.busy": ("通话与整理", "On calls and wrap-up"),
+    "desk_fig.minutes": ("{n} 分钟", "{n} min"),
     # The call-taker's desk.
     "desk": ("接线台", "Call desk"),
     "my_state": ("我的状态", "My state"),

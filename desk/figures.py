@@ -24,9 +24,11 @@ when asked:
   closed at once as `grouped` with the number's open task, is not a call-back of its own and is
   left out.
 - Per call-taker: the answered entries each call-taker took (`answered_by`) and their share of
-  all answered entries. This is *not* occupancy (time on a call or in wrap-up over time signed
-  in): that needs a log of call-takers' state changes, which the desk does not keep yet (only
-  the current state and since when) — a follow-up.
+  all answered entries.
+- Occupancy per call-taker, from their state log (`taker_state_changes`) over the period (up to
+  now): the time on a call, plus wrap-up up to DESK_WRAP_UP_S each time (a call-taker who never
+  pressed "done" is free again after it), over the time signed in (every state but signed
+  out). Their state when the period began is their last change before it.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from desk.models import QueueEntry, QueueResult
+from core.db import utcnow
+from desk.models import QueueEntry, QueueResult, TakerState, TakerStateChange
 from routing.models import CallbackKind, CallbackTask
 
 #: GB/T 33358: a caller reaches a person within this many seconds…
@@ -89,6 +92,56 @@ class TakerCalls:
 
 
 @dataclasses.dataclass(frozen=True)
+class TakerOccupancy:
+    username: str
+    #: Seconds signed in (any state but signed out) in the period.
+    signed_in_s: int
+    #: Seconds on a call or in wrap-up (each wrap-up up to DESK_WRAP_UP_S).
+    busy_s: int
+
+    @property
+    def share(self) -> float | None:
+        return _share(self.busy_s, self.signed_in_s)
+
+
+class StateChange(NamedTuple):
+    username: str
+    state: TakerState
+    at: dt.datetime
+
+
+def occupancy(
+    changes: Iterable[StateChange],
+    since: dt.datetime,
+    until: dt.datetime,
+    wrap_up_s: int,
+) -> list[TakerOccupancy]:
+    """Each call-taker's occupancy over [since, until) from their state changes in time order
+    (the last one before `since` included: it is their state when the period began)."""
+    by_taker: dict[str, list[StateChange]] = {}
+    for change in sorted(changes, key=lambda c: (c.username, c.at)):
+        by_taker.setdefault(change.username, []).append(change)
+    found = []
+    for username, log in by_taker.items():
+        signed_in = busy = 0.0
+        for change, following in zip(log, [*log[1:], None], strict=True):
+            start = max(change.at, since)
+            end = min(following.at if following else until, until)
+            seconds = max(0.0, (end - start).total_seconds())
+            if change.state is TakerState.LOGGED_OUT or not seconds:
+                continue
+            signed_in += seconds
+            if change.state is TakerState.ON_CALL:
+                busy += seconds
+            elif change.state is TakerState.WRAP_UP:
+                began = max(0.0, (start - change.at).total_seconds())
+                busy += max(0.0, min(seconds, wrap_up_s - began))
+        if signed_in:
+            found.append(TakerOccupancy(username, round(signed_in), round(busy)))
+    return sorted(found, key=lambda o: o.username)
+
+
+@dataclasses.dataclass(frozen=True)
 class DeskFigures:
     """The desk's figures for a period (the module's docstring says what each one means)."""
 
@@ -116,6 +169,8 @@ class DeskFigures:
     callbacks_reached: int
     #: Most answered first.
     per_taker: list[TakerCalls]
+    #: By call-taker.
+    occupancy: list[TakerOccupancy] = dataclasses.field(default_factory=list)
 
     @property
     def callback_reached_rate(self) -> float | None:
@@ -165,6 +220,15 @@ class DeskFigures:
                 {"username": k.username, "answered": k.answered, "share": k.share}
                 for k in self.per_taker
             ],
+            "occupancy": [
+                {
+                    "username": o.username,
+                    "signed_in_s": o.signed_in_s,
+                    "busy_s": o.busy_s,
+                    "share": o.share,
+                }
+                for o in self.occupancy
+            ],
         }
 
     def csv_rows(self) -> list[tuple[str, str, str]]:
@@ -172,9 +236,11 @@ class DeskFigures:
         flat = self.as_dict()
         callbacks = flat.pop("callbacks")
         per_taker = flat.pop("per_taker")
+        busy = flat.pop("occupancy")
         rows = [("desk", key, _text(value)) for key, value in flat.items()]
         rows += [("desk_callbacks", key, _text(value)) for key, value in callbacks.items()]
         rows += [("desk_answered_by", k["username"], str(k["answered"])) for k in per_taker]
+        rows += [("desk_occupancy", o["username"], _text(o["share"])) for o in busy]
         return rows
 
 
@@ -228,7 +294,14 @@ def summarise(queue_entries: Iterable[Wait], callback_tasks: Iterable[CallBack])
     )
 
 
-def desk_figures(session: Session, since: dt.datetime, until: dt.datetime) -> DeskFigures:
+def desk_figures(
+    session: Session,
+    since: dt.datetime,
+    until: dt.datetime,
+    *,
+    wrap_up_s: int = 30,
+    now: dt.datetime | None = None,
+) -> DeskFigures:
     """The desk's figures for [since, until), from the queue entries that joined in it and the
     call-back tasks of missed calls created in it."""
     entries = session.execute(
@@ -244,7 +317,27 @@ def desk_figures(session: Session, since: dt.datetime, until: dt.datetime) -> De
             CallbackTask.created_at < until,
         )
     )
-    return summarise(
+    figures = summarise(
         (Wait(QueueResult(r), s, by) for r, s, by in entries),
         (CallBack(bool(closed), outcome) for closed, outcome in tasks),
+    )
+    end = min(until, now or utcnow())
+    last_before = (
+        select(func.max(TakerStateChange.id))
+        .where(TakerStateChange.at < since)
+        .group_by(TakerStateChange.username)
+    )
+    changes = session.execute(
+        select(TakerStateChange.username, TakerStateChange.state, TakerStateChange.at).where(
+            or_(
+                TakerStateChange.id.in_(last_before),
+                (TakerStateChange.at >= since) & (TakerStateChange.at < end),
+            )
+        )
+    )
+    return dataclasses.replace(
+        figures,
+        occupancy=occupancy(
+            (StateChange(u, TakerState(st), at) for u, st, at in changes), since, end, wrap_up_s
+        ),
     )

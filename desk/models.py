@@ -88,3 +88,16 @@ class QueueEntry(Base):
     answered_by: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_queue_entries_result_enqueued_at", "result", "enqueued_at"),)
+
+
+class TakerStateChange(Base):
+    """A call-taker's state from `at` on (append-only): occupancy is measured from it."""
+
+    __tablename__ = "taker_state_changes"
+
+    id: Mapped[int] = mapped_column(BigIntPK, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    state: Mapped[TakerState] = mapped_column(str_enum(TakerState, length=16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_taker_state_changes_at", "at"),)

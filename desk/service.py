@@ -27,7 +27,14 @@ from sqlalchemy.orm import Session
 from config.settings import Settings
 from core import jobs, twilio_rest
 from core.db import insert_if_missing, utcnow
-from desk.models import SIGNED_IN, CallTaker, QueueEntry, QueueResult, TakerState
+from desk.models import (
+    SIGNED_IN,
+    CallTaker,
+    QueueEntry,
+    QueueResult,
+    TakerState,
+    TakerStateChange,
+)
 from routing import callbacks
 from routing.models import CallbackKind, CallbackTask
 
@@ -45,10 +52,18 @@ PRIORITY = {URGENT_QUEUE: 0, QUEUE: 1}
 #: A possibly urgent caller waits at most this long for a call-taker; then the desk's roster
 #: route rings for them directly (they are never offered a call-back instead).
 URGENT_MAX_WAIT_S = 30
+#: An offer nobody took, whose leg never reported its end (a lost status callback), is taken
+#: for a no-answer this long after its ring time.
+LOST_OFFER_GRACE_S = 30
 
 
 class DeskError(ValueError):
     """A call-taker cannot be set so; the message says why."""
+
+
+def log_state(session: Session, username: str, state: TakerState, at: dt.datetime) -> None:
+    """Append a call-taker's new state to their log (occupancy is measured from it)."""
+    session.add(TakerStateChange(username=username, state=state, at=at))
 
 
 # ------------------------------------------------------------------------------ call-takers
@@ -91,6 +106,7 @@ def set_state(
     if phone:
         found.phone = phone
     found.state, found.state_since, found.updated_at = state, now, now
+    log_state(session, username, state, now)
     session.flush()
     if state is TakerState.AVAILABLE:
         schedule_offer(session)
@@ -308,7 +324,10 @@ def _take(session: Session, chosen: CallTaker, settings: Settings, now: dt.datet
         )
         .execution_options(synchronize_session=False)
     )
-    return bool(getattr(taken, "rowcount", 0))
+    if not getattr(taken, "rowcount", 0):
+        return False
+    log_state(session, chosen.username, TakerState.ON_CALL, now)
+    return True
 
 
 @jobs.handler(OFFER)
@@ -347,6 +366,7 @@ def offer(session: Session, payload: dict[str, Any], settings: Settings) -> None
             .where(CallTaker.id == chosen.id)
             .values(state=TakerState.AVAILABLE, state_since=chosen.state_since)
         )
+        log_state(session, chosen.username, TakerState.AVAILABLE, utcnow())
         session.commit()
         raise
     session.execute(update(CallTaker).where(CallTaker.id == chosen.id).values(leg_sid=leg.sid))
@@ -397,6 +417,7 @@ def taker_leg_ended(
         found.missed += 1
         log.warning("desk: %s missed an offered call (%s): on a break", found.username, status)
     found.state_since, found.updated_at, found.leg_sid = now, now, None
+    log_state(session, found.username, found.state, now)
     schedule_offer(session)
     if talked and settings.desk_wrap_up_s:
         schedule_offer(session, now + dt.timedelta(seconds=settings.desk_wrap_up_s))
@@ -430,6 +451,7 @@ def _ring_for_callback(
             .where(CallTaker.id == chosen.id)
             .values(state=TakerState.AVAILABLE, state_since=now)
         )
+        log_state(session, chosen.username, TakerState.AVAILABLE, utcnow())
         session.commit()
         raise
     session.execute(update(CallTaker).where(CallTaker.id == chosen.id).values(leg_sid=leg.sid))
@@ -458,6 +480,7 @@ def dial_callback(
         None,
         None,
     )
+    log_state(session, username, TakerState.ON_CALL, now)
     return _ring_for_callback(session, settings, found, task, now)
 
 
@@ -501,3 +524,20 @@ def callback_dialled(
         callbacks.record_callback(session, task_id, outcome, who=who, now=now)
     except callbacks.CallbackError:
         log.info("desk: call-back task %s was closed meanwhile", task_id)
+
+
+def expire_lost_offers(session: Session, settings: Settings, now: dt.datetime) -> int:
+    """Call-takers rung for an offer they never took, whose leg's end never came (its status
+    callback lost): after DESK_RING_S and a grace, as Twilio would have ended the ringing, they
+    are put on a break like any missed offer, so they can be set available again. How many."""
+    stale = now - dt.timedelta(seconds=settings.desk_ring_s + LOST_OFFER_GRACE_S)
+    found = session.scalars(
+        select(CallTaker).where(
+            CallTaker.state == TakerState.ON_CALL,
+            CallTaker.accepted_at.is_(None),
+            CallTaker.state_since < stale,
+        )
+    ).all()
+    for lost in found:
+        taker_leg_ended(session, lost.id, "no-answer", settings, now)
+    return len(found)

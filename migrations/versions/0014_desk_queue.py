@@ -82,9 +82,20 @@ def upgrade() -> None:
     op.create_index(
         "ix_queue_entries_result_enqueued_at", "queue_entries", ["result", "enqueued_at"]
     )
+    op.create_table(
+        "taker_state_changes",
+        sa.Column("id", _ID, nullable=False),
+        sa.Column("username", sa.String(length=64), nullable=False),
+        sa.Column("state", _enum(_TAKER_STATES, "takerstate"), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_taker_state_changes")),
+    )
+    op.create_index("ix_taker_state_changes_at", "taker_state_changes", ["at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_taker_state_changes_at", table_name="taker_state_changes")
+    op.drop_table("taker_state_changes")
     op.drop_index("ix_queue_entries_result_enqueued_at", table_name="queue_entries")
     op.drop_table("queue_entries")
     op.drop_table("call_takers")

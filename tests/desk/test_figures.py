@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from desk.figures import CallBack, Wait, desk_figures, p90, summarise
-from desk.models import QueueEntry, QueueResult
+from core.db import utcnow
+from desk import service as desk
+from desk.figures import CallBack, StateChange, Wait, desk_figures, occupancy, p90, summarise
+from desk.models import QueueEntry, QueueResult, TakerState, TakerStateChange
 from routing.models import CallbackKind, CallbackTask
 from staff.models import Role
 from tests.console.test_language import untranslated
@@ -66,6 +69,7 @@ EXPECTED: dict[str, Any] = {
         {"username": "alice", "answered": 6, "share": 6 / 11},
         {"username": "bob", "answered": 5, "share": 5 / 11},
     ],
+    "occupancy": [],
 }
 
 #: Call SIDs of the rows made here.
@@ -88,6 +92,7 @@ EMPTY: dict[str, Any] = {
     "wait_p90_s": None,
     "callbacks": {"tasks": 0, "closed": 0, "reached": 0, "closed_rate": None, "reached_rate": None},
     "per_taker": [],
+    "occupancy": [],
 }
 
 
@@ -336,5 +341,45 @@ def test_an_empty_period_shows_the_card_with_nothing(
     html = client.get("/console/figures", query_string={**PERIOD, "lang": lang})
     card = _text(_card(html.get_data(as_text=True)))
     title, none = ("人工接听", "无") if lang == "zh" else ("Call-takers", "none")
-    assert card.startswith(title) and card.count(none) == 3
+    assert card.startswith(title) and card.count(none) == 4  # the occupancy table's empty row too
     assert untranslated(html.get_data(as_text=True), lang) == []
+
+
+def _at(hh: int, mm: int) -> dt.datetime:
+    return dt.datetime(2026, 12, 1, hh, mm, tzinfo=dt.UTC)
+
+
+def test_occupancy_is_time_on_calls_and_wrap_up_over_time_signed_in() -> None:
+    changes = [
+        StateChange("li", TakerState.AVAILABLE, _at(9, 0)),  # before the period: its start state
+        StateChange("li", TakerState.ON_CALL, _at(10, 10)),
+        StateChange("li", TakerState.WRAP_UP, _at(10, 20)),
+        StateChange("li", TakerState.AVAILABLE, _at(10, 21)),  # a minute's wrap-up: 30 s count
+        StateChange("li", TakerState.LOGGED_OUT, _at(10, 40)),
+        StateChange("wang", TakerState.ON_CALL, _at(10, 40)),
+        StateChange("wang", TakerState.WRAP_UP, _at(10, 50)),  # never pressed done
+        StateChange("zhao", TakerState.LOGGED_OUT, _at(9, 0)),
+    ]
+    li, wang = occupancy(changes, _at(10, 0), _at(11, 0), wrap_up_s=30)
+    assert (li.username, li.signed_in_s, li.busy_s) == ("li", 2400, 630)
+    assert li.share == pytest.approx(630 / 2400)
+    assert (wang.signed_in_s, wang.busy_s) == (1200, 630), "wrap-up counts 30 s at most"
+
+
+def test_every_state_change_is_logged_and_measured(app: Flask, db_session: Session) -> None:
+    desk.set_state(db_session, "li", TakerState.AVAILABLE, phone="+8613805990601")
+    desk.set_state(db_session, "li", TakerState.BREAK)
+    db_session.commit()
+    states = db_session.scalars(
+        select(TakerStateChange.state)
+        .where(TakerStateChange.username == "li")
+        .order_by(TakerStateChange.id)
+    ).all()
+    assert states == [TakerState.AVAILABLE, TakerState.BREAK]
+    now = utcnow()
+    figures = desk_figures(
+        db_session, now - dt.timedelta(hours=1), now + dt.timedelta(hours=1), now=now
+    )
+    (li,) = figures.occupancy
+    assert li.username == "li" and li.busy_s == 0
+    assert figures.as_dict()["occupancy"][0]["username"] == "li"

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from config.settings import Settings
 from core import jobs
+from core.db import utcnow
 from desk import service
 from desk.models import CallTaker, QueueResult, TakerState
 from routing.models import CallbackKind
@@ -284,3 +285,24 @@ def test_a_caller_nothing_understood_is_not_queued_when_nobody_is_free(
         )
     )
     assert root.find("Enqueue") is None and root.find("Dial") is not None
+
+
+def test_an_offer_whose_end_never_came_expires_like_a_missed_one(
+    app: Flask,
+    twilio: TwilioSigner,
+    settings: Settings,
+    db_session: Session,
+    rest: list[Posted],
+) -> None:
+    taker = sign_in(db_session, "desk1")
+    queue_a_caller(twilio, settings)
+    jobs.run_due(app)
+    db_session.expire_all()
+    assert db_session.get(CallTaker, taker.id).state is TakerState.ON_CALL  # type: ignore[union-attr]
+    later = utcnow() + dt.timedelta(seconds=settings.desk_ring_s + service.LOST_OFFER_GRACE_S + 1)
+    assert service.expire_lost_offers(db_session, settings, utcnow()) == 0, "still ringing"
+    assert service.expire_lost_offers(db_session, settings, later) == 1
+    db_session.commit()
+    db_session.expire_all()
+    found = db_session.get(CallTaker, taker.id)
+    assert found is not None and (found.state, found.missed) == (TakerState.BREAK, 1)
