@@ -19,6 +19,7 @@ PRODUCT = (
     "calls",
     "cases",
     "config",
+    "desk",
     "console",
     "core",
     "ivr",

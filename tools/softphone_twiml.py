@@ -4,11 +4,13 @@ it hands around, and its two small transports (HTTP, or a Flask test client)."""
 from __future__ import annotations
 
 import http
+import io
 import json
 import re
 import urllib.error
 import urllib.request
 import uuid
+import wave
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +47,20 @@ ANSWERED_BY = (
 )
 #: MachineDetectionDuration (ms) the softphone's detection result reports.
 AMD_DURATION_MS = "1800"
+#: What a waitUrl document may hold (twilio.com/docs/voice/twiml/enqueue); Twilio requests the
+#: waitUrl again when one ends, and runs a <Gather>'s or <Redirect>'s document in the queue too.
+QUEUE_WAIT_VERBS = ("Say", "Play", "Pause", "Gather", "Leave", "Redirect", "Hangup")
+#: What a `<Queue url>` document, run on the queued caller just before they are connected, may
+#: hold (twilio.com/docs/voice/twiml/queue).
+QUEUE_URL_VERBS = ("Play", "Say", "Pause", "Redirect")
+#: Seconds a <Play> counts when the softphone cannot read the audio's length (not a WAV under
+#: the hotline's URL): it never fetches audio from elsewhere.
+DEFAULT_PLAY_S = 10.0
+#: How long a <Say> takes: about 4 Chinese characters, or 15 other characters, a second.
+CJK_PER_S, OTHER_PER_S = 4.0, 15.0
+#: How long the caller and a call-taker talk once connected (simulated), as `dial_result`'s
+#: DialCallDuration for an answered <Dial>.
+TALK_S = 42
 
 _DIGITS = re.compile(r"[0-9*#]+")
 _SPEECH = re.compile(r"say(?:@(?P<confidence>[0-9.]+))?:(?P<text>.*)", re.IGNORECASE | re.DOTALL)
@@ -101,6 +117,19 @@ class HttpTransport:
             finally:
                 exc.close()
 
+    def get(self, path: str) -> HttpResult:
+        """GET the base URL + `path` (media Twilio fetches, such as <Play> audio)."""
+        request = urllib.request.Request(self.base_url + path, method="GET")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                content_type = response.headers.get("Content-Type", "")
+                return HttpResult(response.status, content_type, response.read())
+        except urllib.error.HTTPError as exc:
+            try:
+                return HttpResult(exc.code, exc.headers.get("Content-Type", ""), b"")
+            finally:
+                exc.close()
+
 
 class FlaskTransport:
     """Posts to a Flask test client, for tests and demos without a network."""
@@ -112,6 +141,16 @@ class FlaskTransport:
         """POST `params` to `path` through the test client."""
         response = self.client.post(path, data=dict(params), headers=dict(headers))
         return HttpResult(response.status_code, response.content_type or "", response.get_data())
+
+    def get(self, path: str) -> HttpResult:
+        """GET `path` through the test client (media, such as <Play> audio)."""
+        response = self.client.get(path)
+        try:
+            return HttpResult(
+                response.status_code, response.content_type or "", response.get_data()
+            )
+        finally:
+            response.close()
 
 
 @dataclass
@@ -128,6 +167,41 @@ class CallResult:
     requests: list[tuple[str, dict[str, str]]]
     ended_how: EndedHow
     twilio_errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueueOptions:
+    """How a caller waits in a Twilio queue (`<Enqueue>`), which only Twilio can see.
+
+    The softphone knows no other callers: the caller stays at `position` (CurrentQueueSize is
+    the same: nobody behind them) and the queue's recent average wait is `avg_wait_s`. Time is
+    simulated: each round of the waitUrl advances QueueTime by what the caller heard (a <Say>
+    by its length, a WAV <Play> by its duration, a <Pause>, a <Gather>'s timeout) without
+    waiting, unless `realtime`. A scripted caller hangs up after `rounds` rounds; with
+    `taker_after_s`, a call-taker answers the hotline's offer once the caller has waited that
+    long.
+    """
+
+    position: int = 1
+    avg_wait_s: int = 0
+    rounds: int = 6
+    realtime: bool = False
+    taker_after_s: int | None = None
+
+
+@dataclass(frozen=True)
+class TakerLeg:
+    """The call the hotline placed (REST) to a call-taker's desk phone, as Twilio would run it:
+    who it rings, its SID, the TwiML URL run when they answer and its status callback."""
+
+    call_sid: str
+    from_number: str
+    to_number: str
+    url: str
+    status_callback: str
+    name: str = ""
+    method: str = "POST"
+    status_method: str = "POST"
 
 
 @dataclass(frozen=True)
@@ -185,6 +259,35 @@ def spoken_line(verb: ET.Element) -> str:
         played = f"(keys {verb.get('digits')})" if verb.get("digits") else text_of(verb)
         return f"♪ {played}{times}"
     return f"… (pause {verb.get('length', '1')}s)"
+
+
+def loops(verb: ET.Element) -> int:
+    """How many times a <Say> or <Play> plays (loop="0", for ever, counts once here)."""
+    loop = verb.get("loop", "1")
+    return int(loop) if loop.isdigit() and int(loop) > 0 else 1
+
+
+def say_seconds(verb: ET.Element) -> float:
+    """About how long a <Say> speaks (every loop): Chinese 4 characters a second, others 15."""
+    text = text_of(verb)
+    cjk = sum(1 for ch in text if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    return max(1.0, cjk / CJK_PER_S + (len(text) - cjk) / OTHER_PER_S) * loops(verb)
+
+
+def wav_seconds(body: bytes) -> float | None:
+    """The duration of a WAV file, or None if `body` is not one."""
+    try:
+        with wave.open(io.BytesIO(body)) as audio:
+            rate = audio.getframerate()
+            return audio.getnframes() / rate if rate else None
+    except (wave.Error, EOFError):
+        return None
+
+
+def clock(seconds: float) -> str:
+    """Seconds as m:ss."""
+    whole = int(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
 
 
 def parse_input(raw: str) -> Answer:
