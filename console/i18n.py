@@ -379,6 +379,14 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "new_case": ("从来电建工单", "A case from this call"),
     "desk_changed": ("接线状态已变化。", "Your desk state has changed."),
+    "pop.language": ("语言", "Language"),
+    "pop.language.zh": ("普通话", "Mandarin"),
+    "pop.language.en": ("英语", "English"),
+    "pop.confidential": (
+        "有保密工单，勿向承办单位透露身份",
+        "Has a confidential case: do not name them to a unit",
+    ),
+    "pop.opted_out": ("不接受回访", "No surveys"),
     "dial_back": ("一键回拨", "Call back now"),
     "refused.not_at_desk": (
         "请先在接线台签入、空闲时再回拨（号码未显示的无法回拨）",

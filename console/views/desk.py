@@ -27,7 +27,9 @@ from core.db import utcnow
 from core.webhooks import settings
 from desk import service, tokens
 from desk.models import CallTaker, QueueEntry, TakerState
+from routing import callbacks
 from staff.service import CENTER
+from surveys.service import opted_out
 
 #: The states a call-taker sets for themselves (on a call and wrap-up follow from the calls).
 CHOSEN = (TakerState.AVAILABLE, TakerState.BREAK, TakerState.LOGGED_OUT)
@@ -67,6 +69,7 @@ def desk_page() -> Any:
         chosen=CHOSEN,
         services=CATEGORIES.service,
         emergencies=CATEGORIES.emergency,
+        to_call_back=callbacks.open_callbacks(session, limit=5),
         browser_phone=tokens.configured(settings()),
         client_phone=f"client:{tokens.identity_of(user.username)}",
     )
@@ -156,8 +159,17 @@ def _screen_pop(session: Any, call_sid: str | None) -> dict[str, Any] | None:
             )
         )
     made = session.scalar(select(Case).where(Case.call_sid == call_sid))
+    confidential = bool(number) and bool(
+        session.scalar(
+            select(func.count())
+            .select_from(Case)
+            .where(Case.caller_number == number, Case.confidential.is_(True))
+        )
+    )
     return {
         "case": made,
+        "opted_out": bool(number) and opted_out(session, number or ""),
+        "confidential": confidential,
         "call_sid": call_sid,
         "number": number or (call.from_raw if call else None),
         "language": entry.language if entry else (call.language if call else None),

@@ -117,6 +117,9 @@ def test_one_click_calls_back_from_the_call_backs_page(
     sign_in(db_session, "li")
     page = client.get("/console/callbacks").get_data(as_text=True)
     assert "一键回拨" in page
+    desk_page = client.get("/console/desk").get_data(as_text=True)
+    card = desk_page[desk_page.index('id="desk-callbacks"') :]
+    assert "+8613800138013" in card and "一键回拨" in card, "on the desk page too"
     task = db_session.query(CallbackTask).one()
     answer = client.post(
         f"/console/callbacks/{task.id}/dial",

@@ -14,6 +14,7 @@ from config.settings import Settings
 from core import jobs
 from desk.models import CallTaker, TakerState
 from staff.models import Role
+from surveys.service import opt_out
 from tests.support import TwilioSigner, call_params, gather_of, path_of, twiml
 from tests.support.desk import DESK_PHONE, offer_leg
 from tests.support.staff import add_user, csrf_of, login, open_case
@@ -51,8 +52,12 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
     )
     assert 'data-state="available">可接听<' in signed.get_data(as_text=True)
 
-    # A caller who has an open case asks for a person, in words.
+    # A caller who has an open case (and a confidential one) and wants no surveys asks for a
+    # person, in words.
     open_case(app, db_session)
+    open_case(app, db_session, confidential=True)
+    opt_out(db_session, "+8613800138000", "test")
+    db_session.commit()
     caller = call_params(settings)
     door = twiml(twilio.post("/voice/incoming", caller))
     speech = {**caller, "SpeechResult": "我要转人工", "Confidence": "0.9"}
@@ -76,6 +81,8 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
     assert f'data-call="{caller["CallSid"]}"' not in pop, "no longer waiting"
     assert "我要转人工" in pop, "what they said at the front door"
     assert "+8613800138000" in pop and "MS-" in pop, "their number and open case"
+    assert "有保密工单，勿向承办单位透露身份" in pop and "不接受回访" in pop
+    assert "<dd>普通话</dd>" in pop, "the language they were served in"
 
     twilio.post(path_of(leg["StatusCallback"]), {**their_leg, "CallStatus": "completed"})
     taker = _taker(db_session, "li")
