@@ -24,6 +24,8 @@ TOP_LEVEL = (
     "errors",
     "ceiling_webhooks_per_s",
     "ratio",
+    "durable_ceiling_webhooks_per_s",
+    "durable_ratio",
     "database",
     "routes",
     "memory",
@@ -50,6 +52,7 @@ def test_a_small_benchmark_run_prints_every_figure(backend: str) -> None:
     assert (result["calls"], result["errors"]) == (12, 0)
     assert {"/voice/incoming", "/voice/ivr/gather", "/voice/status"} <= set(result["routes"])
     assert result["ratio"] > 0
+    assert result["durable_ratio"] > 0, "the durable ceiling answered and was measured"
     assert any(name.startswith("worker:") for name in result["memory"])
 
 

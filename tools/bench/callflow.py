@@ -6,8 +6,9 @@ distinct CallSids, every request signed as Twilio signs it, and the real sequenc
 call produces — the incoming call and its Gather actions; for an emergency the bridge's
 whisper, the officer's key press, the Dial action and the status callback; for a service request
 the recording's action, its status callback and the call's. A `--mix` share of the calls are
-emergencies. In the same run it measures the ceiling: a bare Flask app on the same gunicorn
-settings that only validates the signature and answers the greeting (`tools/bench/ceiling.py`).
+emergencies. In the same run it measures two ceilings (`tools/bench/ceiling.py`): a bare Flask app
+on the same gunicorn settings that only validates the signature and answers the greeting, and a
+durable one that also writes one row per webhook and commits, with the plain driver.
 
 Reports calls/s, webhooks/s, latency p50/p90/p99/max per route and over all webhooks, errors,
 and each server process's peak memory; `--json` prints the same as one JSON document.
@@ -241,8 +242,9 @@ def stop(server: Server) -> None:
 @contextlib.contextmanager
 def servers(
     database: str, database_url: str | None, workers: int, redis_url: str | None
-) -> Iterator[tuple[Server, Server]]:
-    """The hotline (migrated, demo roster) and the ceiling app, on free ports."""
+) -> Iterator[tuple[Server, Server, Server]]:
+    """The hotline (migrated, demo roster), the bare ceiling and the durable ceiling (one row
+    written and committed per webhook, in the same database), on free ports."""
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         pg = (database_url or DEFAULT_PG) if database == "postgresql" else None
@@ -281,7 +283,18 @@ def servers(
                     ceiling_port,
                 )
                 try:
-                    yield ours, ceiling
+                    durable_port = free_port()
+                    durable = gunicorn(
+                        "durable ceiling",
+                        "tools.bench.ceiling:create_durable_app()",
+                        {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{durable_port}"},
+                        workers,
+                        durable_port,
+                    )
+                    try:
+                        yield ours, ceiling, durable
+                    finally:
+                        stop(durable)
                 finally:
                     stop(ceiling)
             finally:
@@ -426,6 +439,7 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     with servers(database, options["database_url"], options["workers"], redis_url) as (
         ours,
         ceiling,
+        durable,
     ):
         closed_loop(ours.base, 20, 4, options["mix"])  # warm-up: imports, connections, caches
         cpu_before, client_before, pg_before = (
@@ -459,6 +473,19 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         top = ceiling_throughput(ceiling.base, options["ceiling_requests"], options["concurrency"])
         top_cpu = 1000 * (ceiling.cpu_seconds() - ceiling_cpu) / options["ceiling_requests"]
         top_client = 1000 * (own_cpu_seconds() - ceiling_client) / options["ceiling_requests"]
+        durable_cpu, durable_pg = durable.cpu_seconds(), postgres_cpu_seconds()
+        kept = ceiling_throughput(durable.base, options["ceiling_requests"], options["concurrency"])
+        kept_cpu = 1000 * (durable.cpu_seconds() - durable_cpu) / options["ceiling_requests"]
+        kept_pg_after = postgres_cpu_seconds()
+    result["durable_ceiling_webhooks_per_s"] = kept["webhooks_per_s"]
+    result["durable_ceiling_p50_ms"] = kept["p50_ms"]
+    result["durable_ratio"] = round(result["webhooks_per_s"] / kept["webhooks_per_s"], 3)
+    result["durable_ceiling_cpu_ms_per_webhook"] = round(kept_cpu, 3)
+    result["durable_ceiling_postgresql_cpu_ms_per_webhook"] = (
+        round(1000 * (kept_pg_after - durable_pg) / options["ceiling_requests"], 3)
+        if database == "postgresql" and durable_pg is not None and kept_pg_after is not None
+        else None
+    )
     result["ceiling_webhooks_per_s"] = top["webhooks_per_s"]
     result["ceiling_p50_ms"] = top["p50_ms"]
     result["ratio"] = round(result["webhooks_per_s"] / top["webhooks_per_s"], 3)
@@ -540,6 +567,10 @@ def render(result: dict[str, Any]) -> str:
         f"errors       {result['errors']} ({result['failed_calls']} calls did not end normally)",
         f"ceiling      {result['ceiling_webhooks_per_s']} webhooks/s (bare Flask, same settings): "
         f"ratio {result['ratio']}",
+        f"durable      {result['durable_ceiling_webhooks_per_s']} webhooks/s (the same, one row "
+        f"written and committed per webhook): ratio {result['durable_ratio']}; its server CPU "
+        f"{result['durable_ceiling_cpu_ms_per_webhook']} ms, PostgreSQL "
+        f"{result['durable_ceiling_postgresql_cpu_ms_per_webhook']} ms per webhook",
         f"server CPU   {result['server_cpu_ms_per_webhook']} ms per webhook (ceiling "
         f"{result['ceiling_cpu_ms_per_webhook']} ms: CPU ratio {result['cpu_ratio']})",
         f"other CPU    PostgreSQL {result['postgresql_cpu_ms_per_webhook']} ms, client "
