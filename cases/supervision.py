@@ -17,7 +17,7 @@ from cases.models import Case
 from cases.queries import due_for_escalation, due_for_reminder
 from cases.service import mark_escalated, mark_reminded
 from cases.units import Units
-from core import jobs, sms
+from core import jobs, sms, times
 from core.alerts import raise_alert
 from core.db import utcnow
 
@@ -53,7 +53,7 @@ def supervise(
 
 def _text(session: Session, units: Units, case: Case, what: str, tz: dt.tzinfo) -> None:
     unit = units.get(case.unit_code or "") or units.default
-    due = case.due_at.astimezone(tz).strftime("%m-%d %H:%M")
+    due = times.deadline(case.due_at, tz, "zh")
     if what == "remind":
         to = unit.duty_contact
         body = f"【民生110督办】工单 {case.number} 将于 {due} 到期，请及时办理并反馈。"
@@ -61,20 +61,26 @@ def _text(session: Session, units: Units, case: Case, what: str, tz: dt.tzinfo) 
         to = unit.supervisor
         body = f"【民生110督办】工单 {case.number}（{unit.name_zh}）已超期，请督促办理。"
     sms.schedule_sms(
-        session, key=f"case-{what}:{case.number}", to=to, body=body, case_number=case.number
+        session,
+        key=f"case-{what}:{case.number}",
+        to=to,
+        body=body,
+        case_number=case.number,
+        to_staff=True,
     )
 
 
 def notify_dispatched(session: Session, units: Units, case: Case, tz: dt.tzinfo) -> None:
     """转办: text the unit's duty contact the case number and deadline."""
     unit = units.get(case.unit_code or "") or units.default
-    due = case.due_at.astimezone(tz).strftime("%m-%d %H:%M")
+    due = times.deadline(case.due_at, tz, "zh")
     sms.schedule_sms(
         session,
         key=f"case-dispatch:{case.number}:{unit.code}",
         to=unit.duty_contact,
         body=f"【民生110派单】工单 {case.number} 已派至{unit.name_zh}，请于 {due} 前办理并反馈。",
         case_number=case.number,
+        to_staff=True,
     )
 
 

@@ -108,8 +108,13 @@ def schedule_sms(
     body: str,
     case_number: str | None = None,
     settings: Settings | None = None,
+    to_staff: bool = False,
 ) -> bool:
     """Queue one SMS (once per key) with its row; False when it was not queued (and why is kept).
+
+    The daily cap per number protects outsiders' phones (whoever files requests, the hotline is
+    never a way to flood someone); `to_staff` texts — a unit's duty contact or supervisor, from
+    the units' file — are not capped: a busy unit gets every case it is sent.
 
     `settings` defaults to the current app's (a job runs outside any app context: pass them).
     A key scheduled again changes nothing and answers as the first time did (so a retried
@@ -122,7 +127,7 @@ def schedule_sms(
         reason = "not a mobile number"
     elif not twilio_rest.configured(settings):
         reason = "Twilio is not configured (no account or API to send with)"
-    elif _sent_today(session, to, key, now) >= settings.sms_daily_limit_per_number:
+    elif not to_staff and _sent_today(session, to, key, now) >= settings.sms_daily_limit_per_number:
         # Whoever files requests, the hotline never becomes a way to flood someone's phone.
         reason = f"daily limit: {settings.sms_daily_limit_per_number} texts to this number"
     insert_if_missing(

@@ -229,6 +229,7 @@ def _redo(
         + summary,
         case_number=case.number,
         settings=settings,
+        to_staff=True,
     )
 
 

@@ -19,12 +19,15 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from cases.models import Case
+from cases.supervision import notify_dispatched
 from config.settings import DEV_ACCOUNT_SID, DEV_AUTH_TOKEN, Settings
-from core import jobs, sms, twilio_rest
+from core import jobs, sms, times, twilio_rest
 from core.db import utcnow
 from core.jobs import Job, JobState
 from core.models import SmsMessage
 from tests.support import CALLER, TwilioSigner, make_settings, reason
+from tests.support.staff import open_case
 from tools import twilio_mock
 
 MESSAGING_SERVICE = "MG" + "ab" * 16
@@ -184,6 +187,54 @@ def test_one_number_gets_at_most_the_daily_limit_of_texts(
     assert (row.status, row.error) == ("refused", "daily limit: 3 texts to this number")
     assert len(sms_jobs(db_session)) == 3
     assert schedule(app, db_session, key="case-received:MS-9", to="+8613800138999") is True
+
+
+def test_a_units_contact_gets_every_case_past_the_daily_limit(
+    app: Flask, db_session: Session, settings: Settings, fake: FakeTwilio
+) -> None:
+    """The cap protects outsiders' phones; a busy unit's duty phone is sent every case."""
+    use(app, settings, twilio_api_base_url=fake.base, sms_daily_limit_per_number=3)
+    with app.app_context():
+        queued = [
+            sms.schedule_sms(
+                db_session,
+                key=f"case-dispatch:MS-{n}:city_management",
+                to=CALLER,
+                body=f"【民生110派单】工单 MS-{n}",
+                case_number=f"MS-{n}",
+                to_staff=True,
+            )
+            for n in range(5)
+        ]
+    db_session.commit()
+    assert queued == [True] * 5
+    assert len(sms_jobs(db_session)) == 5
+
+
+def test_every_dispatch_reaches_the_units_duty_phone_with_the_day_it_is_due(
+    app: Flask, db_session: Session, settings: Settings, fake: FakeTwilio
+) -> None:
+    """Found by a profile of 200 demo calls: the eleventh case of the day sent to the service
+    center was never texted to its duty phone (the outsiders' cap). And a deadline at local
+    midnight is written as the day it ends, not the next day's 00:00."""
+    use(app, settings, twilio_api_base_url=fake.base, sms_daily_limit_per_number=3)
+    numbers = [open_case(app, db_session) for _ in range(5)]
+    units = app.extensions["hotline.units"]
+    with app.app_context():
+        for number in numbers:
+            case = db_session.scalar(select(Case).where(Case.number == number))
+            assert case is not None
+            notify_dispatched(db_session, units, case, settings.tz)
+    db_session.commit()
+    texts = db_session.scalars(
+        select(SmsMessage).where(SmsMessage.key.like("case-dispatch:%"))
+    ).all()
+    assert len(texts) == 5 and {t.status for t in texts} == {"pending"}
+    for text in texts:
+        case = db_session.scalar(select(Case).where(Case.number == text.case_number))
+        assert case is not None
+        assert f"请于 {times.deadline(case.due_at, settings.tz, 'zh')} 前办理" in text.body
+        assert not text.body.endswith("00:00 前办理并反馈。"), "never the next day's midnight"
 
 
 # ---------------------------------------------------------------------------------- sending
