@@ -348,30 +348,10 @@ def offer(session: Session, payload: dict[str, Any], settings: Settings) -> None
         _ring_for_callback(session, settings, chosen, task, now)
         return
     session.commit()
-    try:
-        leg = twilio_rest.client(settings).calls.create(
-            to=chosen.phone,
-            from_=settings.hotline_number,
-            url=settings.public_url(f"/voice/desk/taker?taker={chosen.id}&queue={queue}"),
-            method="POST",
-            status_callback=settings.public_url(f"/voice/desk/taker-status?taker={chosen.id}"),
-            status_callback_method="POST",
-            status_callback_event=["completed"],
-            timeout=settings.desk_ring_s,
-        )
-    except Exception:
-        # Not rung: the call-taker is free again and the caller still waits (the job retries).
-        session.execute(
-            update(CallTaker)
-            .where(CallTaker.id == chosen.id)
-            .values(state=TakerState.AVAILABLE, state_since=chosen.state_since)
-        )
-        log_state(session, chosen.username, TakerState.AVAILABLE, utcnow())
-        session.commit()
-        raise
-    session.execute(update(CallTaker).where(CallTaker.id == chosen.id).values(leg_sid=leg.sid))
-    session.commit()
-    log.info("desk: offering a %s caller to %s (leg %s)", queue, chosen.username, leg.sid)
+    # Not rung (Twilio unreachable): the call-taker is free again, the caller still waits and
+    # the job retries.
+    leg_sid = ring(session, settings, chosen, f"queue={queue}", chosen.state_since)
+    log.info("desk: offering a %s caller to %s (leg %s)", queue, chosen.username, leg_sid)
 
 
 def taker_accepted(session: Session, taker_id: int, now: dt.datetime) -> CallTaker | None:
@@ -434,11 +414,27 @@ def _ring_for_callback(
     they take it with a key, Twilio dials the caller. Returns their leg's CallSid."""
     callbacks.claim_callback(session, task.id, f"console:{chosen.username}", now)
     session.commit()
+    leg_sid = ring(session, settings, chosen, f"task={task.id}", now)
+    log.info("desk: %s calls back task %s (leg %s)", chosen.username, task.id, leg_sid)
+    return leg_sid
+
+
+def ring(
+    session: Session,
+    settings: Settings,
+    chosen: CallTaker,
+    target: str,
+    free_since: dt.datetime,
+) -> str:
+    """Ring a call-taker already marked on a call, for `target` (`queue=…` or `task=…`, what
+    /voice/desk/taker offers them), with the ring time and the status callback every offer
+    has; if Twilio cannot be asked, they are free again (since `free_since`) and the error
+    goes up. Returns their leg's CallSid."""
     try:
         leg = twilio_rest.client(settings).calls.create(
             to=chosen.phone,
             from_=settings.hotline_number,
-            url=settings.public_url(f"/voice/desk/taker?taker={chosen.id}&task={task.id}"),
+            url=settings.public_url(f"/voice/desk/taker?taker={chosen.id}&{target}"),
             method="POST",
             status_callback=settings.public_url(f"/voice/desk/taker-status?taker={chosen.id}"),
             status_callback_method="POST",
@@ -449,14 +445,13 @@ def _ring_for_callback(
         session.execute(
             update(CallTaker)
             .where(CallTaker.id == chosen.id)
-            .values(state=TakerState.AVAILABLE, state_since=now)
+            .values(state=TakerState.AVAILABLE, state_since=free_since)
         )
         log_state(session, chosen.username, TakerState.AVAILABLE, utcnow())
         session.commit()
         raise
     session.execute(update(CallTaker).where(CallTaker.id == chosen.id).values(leg_sid=leg.sid))
     session.commit()
-    log.info("desk: %s calls back task %s (leg %s)", chosen.username, task.id, leg.sid)
     return str(leg.sid)
 
 

@@ -53,11 +53,7 @@ def desk_page() -> Any:
     session = db.session()
     me = service.taker(session, user.username)
     now = utcnow()
-    waiting = session.scalars(
-        select(QueueEntry)
-        .where(service.STILL_WAITING)
-        .order_by(QueueEntry.queue.desc(), QueueEntry.enqueued_at)
-    ).all()
+    waiting = _waiting(session)
     page = render_template(
         "console/desk.html",
         me=me,
@@ -88,11 +84,7 @@ def desk_json() -> Any:
     session = db.session()
     me = service.taker(session, user.username)
     now = utcnow()
-    waiting = session.scalars(
-        select(QueueEntry)
-        .where(service.STILL_WAITING)
-        .order_by(QueueEntry.queue.desc(), QueueEntry.enqueued_at)
-    ).all()
+    waiting = _waiting(session)
     return jsonify(
         state=me.state.value if me else None,
         caller=me.caller_sid if me and me.state in TALKING else None,
@@ -125,6 +117,17 @@ def desk_token() -> Any:
     except tokens.NotConfigured as exc:
         return jsonify(error="Service Unavailable", reason=str(exc)), 503
     return jsonify(token=token, identity=tokens.identity_of(user.username), ttl_s=tokens.TTL_S)
+
+
+def _waiting(session: Any) -> list[QueueEntry]:
+    """Who waits for a call-taker now, the urgent queue first, then by arrival."""
+    return list(
+        session.scalars(
+            select(QueueEntry)
+            .where(service.STILL_WAITING)
+            .order_by(QueueEntry.queue.desc(), QueueEntry.enqueued_at)
+        )
+    )
 
 
 def _screen_pop(session: Any, call_sid: str | None) -> dict[str, Any] | None:
