@@ -7,7 +7,17 @@ import datetime as dt
 import functools
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, bindparam, false, insert, literal_column, select, update
+from sqlalchemy import (
+    Result,
+    Select,
+    Table,
+    bindparam,
+    false,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -108,8 +118,9 @@ def record_webhook(
     params: MultiDict[str, str],
     idempotency_token: str | None,
     language: str | None = None,
+    read: Select[Any] | None = None,
     now: dt.datetime | None = None,
-) -> None:
+) -> Result[Any] | None:
     """Record a voice webhook: upsert its call and append it to the call's log (idempotent).
 
     The upsert is INSERT … ON CONFLICT DO UPDATE … WHERE the stored status is earlier: a
@@ -119,16 +130,24 @@ def record_webhook(
     On PostgreSQL both are one statement and one round trip: the upsert as a data-modifying
     WITH (always run to completion) in front of the log's INSERT. SQLite, in-process, runs the
     same two statements one after the other.
+
+    `read` is the route's own state, a SELECT built once whose parameters are named after the
+    call row's columns (`call_sid`, `from_number`, …); its result is returned. On PostgreSQL it
+    rides in the same round trip: the upsert and the log's INSERT become WITHs in front of it.
+    It must not read the call or its log: there it sees the database as it was before them.
     """
     now = now or utcnow()
     values = _call_values(report, region=region, language=language, now=now)
     values.update(_event_values(report.call_sid, route, params, idempotency_token, now))
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
+        if read is not None:
+            return session.execute(_with_webhook(read, report.status), values)
         session.execute(_call_upsert_and_event(report.status), values)
-    else:
-        session.execute(_call_upsert(dialect, report.status), values)
-        session.execute(_EVENT_INSERT, values)
+        return None
+    session.execute(_call_upsert(dialect, report.status), values)
+    session.execute(_EVENT_INSERT, values)
+    return session.execute(read, values) if read is not None else None
 
 
 def _call_values(
@@ -202,6 +221,14 @@ def _call_upsert(dialect: str, status: CallStatus) -> Any:
 def _call_upsert_and_event(status: CallStatus) -> Any:
     """PostgreSQL: WITH (the call's upsert) INSERT the webhook into the log (built once)."""
     return _EVENT_INSERT.add_cte(_call_upsert("postgresql", status).cte("call_row"))
+
+
+@functools.cache
+def _with_webhook(read: Select[Any], status: CallStatus) -> Select[Any]:
+    """PostgreSQL: WITH (the call's upsert), (the log's INSERT) `read` (built once per read)."""
+    return read.add_cte(
+        _call_upsert("postgresql", status).cte("call_row"), _EVENT_INSERT.cte("event_row")
+    )
 
 
 def advance_status(

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import request
+from sqlalchemy import Result, Select
 from werkzeug.datastructures import MultiDict
 
 from calls.service import CallReport, record_webhook
@@ -16,10 +19,26 @@ def accept_call_webhook(*, redact: tuple[str, ...] = (), language: str | None = 
     stored on a call seen for the first time. Raises BadWebhook (answered 400 with the reason)
     before anything is written.
     """
+    return _accept(redact, language, None)[0]
+
+
+def accept_call_webhook_reading(
+    read: Select[Any], *, language: str | None = None
+) -> tuple[CallReport, Result[Any]]:
+    """`accept_call_webhook`, and the route's own state read in the same round trip: `read` is
+    a SELECT built once, parameterised by the call row's columns (calls.service.record_webhook)."""
+    report, result = _accept((), language, read)
+    assert result is not None  # noqa: S101 (record_webhook answers every read)
+    return report, result
+
+
+def _accept(
+    redact: tuple[str, ...], language: str | None, read: Select[Any] | None
+) -> tuple[CallReport, Result[Any] | None]:
     settings = webhooks.settings()
     params = webhooks.params()
     report = CallReport.from_params(params, account_sid=settings.twilio_account_sid)
-    record_webhook(
+    result = record_webhook(
         db.session(),
         report,
         region=settings.default_region,
@@ -27,8 +46,9 @@ def accept_call_webhook(*, redact: tuple[str, ...] = (), language: str | None = 
         params=redacted(params, redact),
         idempotency_token=webhooks.idempotency_token(),
         language=language,
+        read=read,
     )
-    return report
+    return report, result
 
 
 def redacted(params: MultiDict[str, str], names: tuple[str, ...]) -> MultiDict[str, str]:

@@ -58,7 +58,8 @@ def after_intake(session: Any, case: Case, language: str) -> bool:
 def apply_dispatch_if_new(session: Any, case: Case) -> Case:
     """转办: a new case goes to the unit its category maps to (a dispatcher can change it).
 
-    `case` is as this transaction just read or created it; `apply` locks and re-reads it.
+    `case` is as this transaction just read or created it; `apply` locks and re-reads it,
+    unless this transaction created it.
     """
     if case.state is not CaseState.RECEIVED or case.confidential:
         return case
@@ -80,6 +81,7 @@ def apply_dispatch_if_new(session: Any, case: Case) -> Case:
             # Why this unit: its category's, or the center's when that unit's provider is
             # refused (the timeline says so in the reader's language).
             data={"rule": "category" if refused is None else "provider_refused"},
+            case=case,
         )
     except CaseError:
         log.exception("case %s: automatic dispatch failed; left for a dispatcher", number)

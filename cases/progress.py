@@ -3,7 +3,7 @@ whose number they key in. Only the state and the deadline are told, never the co
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -33,13 +33,19 @@ _ANOTHER = {
 }
 
 
-#: Asked on every incoming call: built once.
-_OPEN_CASE_OF = (
-    select(Case)
-    .where(Case.caller_number == bindparam("caller"), Case.state.in_(OPEN_STATES_ORDERED))
-    .order_by(Case.created_at.desc())
-    .limit(1)
-)
+def _open_case_by(parameter: str) -> Select[Case]:
+    return (
+        select(Case)
+        .where(Case.caller_number == bindparam(parameter), Case.state.in_(OPEN_STATES_ORDERED))
+        .order_by(Case.created_at.desc())
+        .limit(1)
+    )
+
+
+_OPEN_CASE_OF = _open_case_by("caller")
+#: The calling number's newest open case, asked on every incoming call in the webhook's own
+#: round trip (calls.webhook.accept_call_webhook_reading: the call's `from_number`).
+OPEN_CASE_OF_CALLER = _open_case_by("from_number")
 
 
 #: Key 8 for a caller without an open case: their newest case of any state.

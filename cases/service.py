@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, inspect, select, update
 from sqlalchemy.orm import Session
 
 from cases.deadlines import CaseKind, due_at, kind_for, remind_at
@@ -154,6 +154,7 @@ def create_case(
                 raise CaseError(f"case for call {call_sid} vanished")
             return found
         case = created
+        _inserted_here(session, case)
         callbacks.close_ivr_callback(session, call_sid, now)
     log_event(
         session,
@@ -180,10 +181,14 @@ def apply(
     tz: dt.tzinfo | None = None,
     holidays: Mapping[dt.date, str] | None = None,
     data: Mapping[str, Any] | None = None,
+    case: Case | None = None,
     now: dt.datetime | None = None,
 ) -> Case:
     """Do `action` to a case: the transition, its fields and its audit event (`data`, if
     given, is kept with the event beside what the action records itself).
+
+    The case is locked and read afresh, unless `case` is the one this transaction just created
+    (`create_case`): no other transaction can see that row yet, so it is not read again.
 
     - dispatch needs `unit_code`, a unit of `units` (re-dispatching to another unit is allowed,
       to the unit it is already with is refused);
@@ -203,7 +208,7 @@ def apply(
     if "\x00" in note:
         raise CaseError("note: NUL characters are not allowed")
     actor = actor_name(actor)
-    case = _locked(session, case_number)
+    case = _locked(session, case_number, case)
     target = transition(case.state, action)
     if action in NOTE_REQUIRED and not note:
         what = "the unit's feedback" if action is Action.RESOLVE else "the caller's reason"
@@ -358,8 +363,20 @@ def recategorize(
 # ------------------------------------------------------------------------------------ helpers
 
 
-def _locked(session: Session, number: str) -> Case:
-    """The case, its row locked for this transaction and freshly read."""
+def _inserted_here(session: Session, case: Case) -> None:
+    """Note that `case` was inserted by the session's current transaction."""
+    inspect(case).info["inserted_in"] = session.get_transaction()
+
+
+def _locked(session: Session, number: str, known: Case | None = None) -> Case:
+    """The case, its row locked for this transaction and freshly read — or `known`, when it
+    is that case and this very transaction inserted it (its row is this transaction's alone)."""
+    if (
+        known is not None
+        and known.number == number.strip()
+        and inspect(known).info.get("inserted_in") is session.get_transaction()
+    ):
+        return known
     take_write_lock(session)
     case = session.scalar(_LOCKED, {"number": number.strip()})
     if case is None:

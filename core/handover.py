@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from core.voice import Line
@@ -36,6 +38,10 @@ class FrontDoor:
 
     #: What the caller of a call (by CallSid) said there; Heard() if the call never reached it.
     heard: Callable[[Session, str], Heard]
+    #: The same, as a SELECT of the call's front-door state (parameter `call_sid`, built once)
+    #: to read in a webhook's own round trip, and what its row (or None) says was heard.
+    heard_query: Select[Any]
+    heard_of: Callable[[Any], Heard]
     #: The lines said when a caller is put through to the desk, in a language (the default
     #: language's lines if it has none in that one).
     desk_prompt: Callable[[str], tuple[Line, ...]]
@@ -49,6 +55,16 @@ def provide(app: Flask, front_door: FrontDoor) -> None:
 def heard(session: Session, call_sid: str) -> Heard:
     """What the caller of `call_sid` said at the front door, and how it was classified."""
     return _front_door().heard(session, call_sid)
+
+
+def heard_query() -> Select[Any]:
+    """The SELECT that `heard_of` reads (calls.webhook.accept_call_webhook_reading)."""
+    return _front_door().heard_query
+
+
+def heard_of(row: Any) -> Heard:
+    """What the row `heard_query` found (or None) says the caller said and how it was heard."""
+    return _front_door().heard_of(row)
 
 
 def desk_prompt(language: str) -> tuple[Line, ...]:

@@ -17,6 +17,8 @@ from typing import Any
 from flask import Flask, request
 from flask_limiter import Limiter
 
+from core import webhooks
+
 #: The methods that write: reads are never limited.
 WRITES = ["POST", "PUT", "PATCH", "DELETE"]
 
@@ -74,8 +76,27 @@ def init_app(app: Flask, rules: Sequence[Rule]) -> Limiter:
         else:
             view: Any = app.view_functions[rule.target]
             app.view_functions[rule.target] = limit(view)
+    _never_for_webhooks(app, limiter)
     app.extensions["hotline.limiter"] = limiter
     return limiter
+
+
+def _never_for_webhooks(app: Flask, limiter: Limiter) -> None:
+    """Take Twilio's webhooks out of the limiter's request hook, not only out of its limits.
+
+    No limit applies to them, but the hook would still resolve every request's limits before
+    finding none (0.1 ms, 3% of a worker's CPU under `hotline bench`): it runs only for the
+    other requests now.
+    """
+    hooks = app.before_request_funcs.setdefault(None, [])
+    check = limiter._check_request_limit  # the hook Flask-Limiter registered
+    position = hooks.index(check)
+
+    def check_unless_webhook() -> None:
+        if not webhooks.is_webhook():
+            check()
+
+    hooks[position] = check_unless_webhook
 
 
 def _digest(value: str) -> str:

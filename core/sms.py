@@ -130,7 +130,7 @@ def schedule_sms(
     elif not to_staff and _sent_today(session, to, key, now) >= settings.sms_daily_limit_per_number:
         # Whoever files requests, the hotline never becomes a way to flood someone's phone.
         reason = f"daily limit: {settings.sms_daily_limit_per_number} texts to this number"
-    insert_if_missing(
+    created = insert_if_missing(
         session,
         SmsMessage,
         {
@@ -145,8 +145,14 @@ def schedule_sms(
             "updated_at": now,
         },
         unique="key",
+        returning="id",
     )
-    status = session.scalar(select(SmsMessage.status).where(SmsMessage.key == key))
+    # A new row has the status just written; only a key scheduled before is read back.
+    status = (
+        (REFUSED if reason else PENDING)
+        if created is not None
+        else session.scalar(select(SmsMessage.status).where(SmsMessage.key == key))
+    )
     if status == REFUSED:
         if reason:
             log.info("SMS %s not queued: %s", key, reason)

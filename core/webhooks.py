@@ -47,10 +47,20 @@ def settings() -> Settings:
     return s
 
 
+#: The names of the blueprints `protect` made Twilio webhooks.
+_WEBHOOK_BLUEPRINTS: set[str] = set()
+
+
 def protect(blueprint: Blueprint) -> Blueprint:
     """Make every route of `blueprint` a Twilio webhook: signed, strictly parsed, POST only."""
     blueprint.before_request(_check_twilio_request)
+    _WEBHOOK_BLUEPRINTS.add(blueprint.name)
     return blueprint
+
+
+def is_webhook() -> bool:
+    """Whether the current request is for a Twilio webhook (a route of a `protect`ed blueprint)."""
+    return request.blueprint in _WEBHOOK_BLUEPRINTS
 
 
 def params() -> Params:

@@ -23,4 +23,12 @@ def init_app(app: Flask) -> None:
     config.init_app(app)
     app.register_blueprint(views.bp)
     app.cli.add_command(classify_command)  # (ivr.cli adds `answer-times` to `roster` itself)
-    handover.provide(app, handover.FrontDoor(heard=service.heard, desk_prompt=config.desk_prompt))
+    handover.provide(
+        app,
+        handover.FrontDoor(
+            heard=service.heard,
+            heard_query=service.BY_CALL,
+            heard_of=service.heard_of,
+            desk_prompt=config.desk_prompt,
+        ),
+    )

@@ -42,8 +42,9 @@ def begin(session: Session, call_sid: str, start: Position, twiml: str = "") -> 
 
 
 _IVR = cast(Table, IvrSession.__table__)
-#: Statements of every gather webhook, built once (building one costs more than running it).
-_GET = (
+#: Statements of every gather webhook, built once (building one costs more than running it);
+#: BY_CALL is read in the webhook's own round trip (calls.webhook.accept_call_webhook_reading).
+BY_CALL = (
     select(IvrSession)
     .where(IvrSession.call_sid == bindparam("call_sid"))
     .execution_options(populate_existing=True)
@@ -54,13 +55,17 @@ _ADVANCE = update(_IVR).where(_IVR.c.id == bindparam("w_id"), _IVR.c.step == bin
 
 def get(session: Session, call_sid: str) -> IvrSession | None:
     """The call's IVR session, fresh from the database."""
-    return session.scalars(_GET, {"call_sid": call_sid}).one_or_none()
+    return session.scalars(BY_CALL, {"call_sid": call_sid}).one_or_none()
 
 
 def heard(session: Session, call_sid: str) -> Heard:
     """What the caller said at the front door, and the service category it was placed in (the
     IVR's side of core.handover: read when the call's request becomes a case)."""
-    ivr = get(session, call_sid)
+    return heard_of(get(session, call_sid))
+
+
+def heard_of(ivr: IvrSession | None) -> Heard:
+    """What a call's IVR session (None: it has none) says the caller said, and its category."""
     if ivr is None:
         return Heard()
     transcript = " / ".join(u["text"] for u in ivr.utterances)

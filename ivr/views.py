@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.durable import accept_call_durably
-from calls.webhook import accept_call_webhook
+from calls.webhook import accept_call_webhook_reading
 from cases import capture, progress
 from core import db, durable, webhooks
 from core.categories import Kind
@@ -49,16 +49,17 @@ def _incoming_without_db() -> Response:
 def incoming() -> Response:
     """A call to the hotline number: open its IVR session and ask the one question.
 
-    Three statements for a new call: the call and its log (one on PostgreSQL), the caller's
-    open case, and the session created with its answer. A retried or repeated incoming webhook
+    Two round trips for a new call on PostgreSQL: the call, its log and the caller's open case
+    in one, then the session created with its answer. A retried or repeated incoming webhook
     gets the call's newest answer, not a restart.
     """
     tree = config().tree
     first = engine.start(tree)
-    report = accept_call_webhook(language=first.position.language)
+    report, found = accept_call_webhook_reading(
+        progress.OPEN_CASE_OF_CALLER, language=first.position.language
+    )
     session, settings = db.session(), webhooks.settings()
-    # The caller's number as the call row stores it (no need to read the row back).
-    mine = progress.open_case_of(session, caller_e164(report.from_raw, settings.default_region))
+    mine = found.scalars().first()
     notice = [progress.notice(mine, first.position.language)] if mine else []
     answer = str(twiml.ask(tree, settings, first.position, 0, None, notice))
     response = answer
@@ -96,10 +97,10 @@ def _gather_without_db() -> Response:
 def gather() -> Response:
     """What the caller pressed or said (or silence): decide, remember, answer."""
     issued_at = _query_int("step", MAX_STEP)
-    report = accept_call_webhook()
+    report, found = accept_call_webhook_reading(service.BY_CALL)
     tree, rules, settings = config().tree, config().rules, webhooks.settings()
     session = db.session()
-    ivr = service.get(session, report.call_sid)
+    ivr = found.scalars().one_or_none()
     if ivr is None:  # the incoming webhook never reached us: start the tree here
         service.begin(session, report.call_sid, engine.start(tree).position)
         ivr = service.get(session, report.call_sid)

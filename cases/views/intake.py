@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, request
 from twilio.twiml.voice_response import VoiceResponse
 
 from calls.durable import accept_call_durably
-from calls.webhook import accept_call_webhook
+from calls.webhook import accept_call_webhook, accept_call_webhook_reading
 from cases import capture, intake
 from cases.service import create_case
 from core import db, durable, handover, sms, webhooks
@@ -92,9 +92,9 @@ def _details_again() -> VoiceResponse:
 @durable.unless_db_down(_recorded_without_db)
 def recorded() -> Response:
     """The caller finished (or hung up during) the recording: open the case, read its number."""
-    report = accept_call_webhook()
+    report, found = accept_call_webhook_reading(handover.heard_query())
     language, settings, session = _language(), webhooks.settings(), db.session()
-    heard = handover.heard(session, report.call_sid)
+    heard = handover.heard_of(found.scalars().one_or_none())
     transcript = heard.transcript
     nothing = bool(request.args.get("nothing"))
     recording_sid = None if nothing else _recording_sid()

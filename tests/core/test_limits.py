@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import func, select
 
 from cases.models import Case
@@ -123,6 +123,29 @@ def test_twilio_webhooks_are_never_limited(limited_settings: Settings) -> None:
             for _ in range(8)
         ]
     assert statuses == [200] * 8
+
+
+def test_the_limiter_does_not_even_look_at_a_webhook(limited_settings: Settings) -> None:
+    """Its request hook resolves a request's limits before it finds none: it is skipped for
+    Twilio's webhooks (their CPU), and still runs for everything else."""
+    with app_in_transaction(limited_settings) as app:
+        looked_at: list[str] = []
+
+        @app.extensions["hotline.limiter"].request_filter
+        def _record() -> bool:
+            looked_at.append(request.path)
+            return False
+
+        client = app.test_client()
+        assert (
+            TwilioSigner(client, limited_settings)
+            .post("/voice/incoming", call_params(limited_settings))
+            .status_code
+            == 200
+        )
+        assert looked_at == []
+        client.post("/console/login", data={"username": "nobody", "password": "x"})
+    assert looked_at == ["/console/login"]
 
 
 def test_a_limit_that_does_not_parse_stops_start_up(tmp_path: Path) -> None:

@@ -171,6 +171,7 @@ def test_a_landline_gets_no_text_and_the_row_says_why(
 ) -> None:
     use(app, settings, twilio_api_base_url=fake.base)
     assert schedule(app, db_session, to=LANDLINE) is False
+    assert schedule(app, db_session, to=LANDLINE) is False, "the same key again: still refused"
     row = message(db_session, "case-received:MS-1")
     assert (row.status, row.error) == ("refused", "not a mobile number")
     assert sms_jobs(db_session) == []
@@ -183,6 +184,7 @@ def test_one_number_gets_at_most_the_daily_limit_of_texts(
     queued = [schedule(app, db_session, key=f"case-received:MS-{n}") for n in range(5)]
     assert queued == [True, True, True, False, False]
     assert schedule(app, db_session, key="case-received:MS-0") is True, "a retry is not a new text"
+    assert schedule(app, db_session, key="case-received:MS-3") is False, "refused, as before"
     row = message(db_session, "case-received:MS-3")
     assert (row.status, row.error) == ("refused", "daily limit: 3 texts to this number")
     assert len(sms_jobs(db_session)) == 3
