@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -178,3 +179,15 @@ def test_hotline_classify_reads_lines_and_writes_json(tmp_path: Path) -> None:
         ("the fire hydrant is leaking", "service", "utilities"),
     ]
     assert all(0 <= x["confidence"] <= 1 for x in lines)
+
+
+def test_passing_over_phrases_by_their_longest_word_changes_no_verdict() -> None:
+    """The substring test in front of each phrase's pattern only skips phrases that could not
+    match: with it switched off (every needle empty), every verdict is the same."""
+    unfiltered = dataclasses.replace(
+        RULES, phrases=tuple(dataclasses.replace(p, needle="") for p in RULES.phrases)
+    )
+    texts = [row["text"] for row in labelled("utterances.tsv")]
+    texts += [p.text for p in RULES.phrases]  # each phrase, which must find itself
+    assert all(p.needle and p.needle in p.text for p in RULES.phrases)
+    assert [classify(t, RULES) for t in texts] == [classify(t, unfiltered) for t in texts]

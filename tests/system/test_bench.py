@@ -29,6 +29,8 @@ TOP_LEVEL = (
     "database",
     "routes",
     "memory",
+    "classifier_us_per_utterance",
+    "classifier_ms_per_webhook",
 )
 
 
@@ -51,6 +53,10 @@ def test_a_small_benchmark_run_prints_every_figure(backend: str) -> None:
     assert result["database"] == backend
     assert (result["calls"], result["errors"]) == (12, 0)
     assert {"/voice/incoming", "/voice/ivr/gather", "/voice/status"} <= set(result["routes"])
+    assert {"/voice/cases/recorded", "/voice/route/accept"} <= set(result["routes"]), (
+        "service requests were recorded and emergencies bridged"
+    )
+    assert result["classifier_us_per_utterance"] > 0
     assert result["ratio"] > 0
     assert result["durable_ratio"] > 0, "the durable ceiling answered and was measured"
     assert any(name.startswith("worker:") for name in result["memory"])

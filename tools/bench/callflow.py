@@ -308,8 +308,35 @@ def servers(
 # ------------------------------------------------------------------------------------ calls
 
 
-EMERGENCY_INPUTS = ["1"]
-SERVICE_INPUTS = ["2", "人民路和中山路路口的路灯坏了，晚上一片漆黑"]
+#: Half the emergencies press 1, half say what happened (the classifier hears them); every
+#: service request is said, then recorded (the classifier places it in its category).
+EMERGENCY_INPUTS = (["1"], ["say:我家厨房着火了，烟很大，快来人"])
+SERVICE_INPUTS = ["say:人民路和中山路路口的路灯坏了，晚上一片漆黑", "路灯已经坏了三天了"]
+#: What the bench's callers say at the front door, for the classifier's own cost.
+UTTERANCES = ("我家厨房着火了，烟很大，快来人", "人民路和中山路路口的路灯坏了，晚上一片漆黑")
+
+
+def caller_inputs(emergency: bool, n: int) -> list[str]:
+    """Call n's scripted inputs (emergencies alternate between the key and speech)."""
+    return list(EMERGENCY_INPUTS[n % 2] if emergency else SERVICE_INPUTS)
+
+
+def classifier_cost(rules_file: Path, repeats: int = 2000) -> dict[str, Any]:
+    """The classifier's CPU per utterance the bench's callers say: median of `repeats` timings
+    each, in this process (the gather webhook runs the same function on the same rules)."""
+    from ivr.classifier import classify, load_rules
+
+    rules = load_rules(rules_file)
+    timings: list[float] = []
+    for text in UTTERANCES:
+        for _ in range(repeats):
+            started = time.process_time_ns()
+            classify(text, rules)
+            timings.append((time.process_time_ns() - started) / 1000)
+    return {
+        "classifier_us_per_utterance": round(statistics.median(timings), 1),
+        "classifier_utterances": len(UTTERANCES),
+    }
 
 
 def one_call(base: str, recorder: Recorder, emergency: bool, n: int) -> bool:
@@ -321,7 +348,7 @@ def one_call(base: str, recorder: Recorder, emergency: bool, n: int) -> bool:
         account_sid=ACCOUNT,
         from_number=f"+86138{n % 100_000_000:08d}",
         to_number=HOTLINE,
-        inputs=list(EMERGENCY_INPUTS if emergency else SERVICE_INPUTS),
+        inputs=caller_inputs(emergency, n),
         output_func=lambda _line: None,
     )
     return phone.run().exit_code == 0
@@ -492,6 +519,13 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
     result["ceiling_cpu_ms_per_webhook"] = round(top_cpu, 3)
     result["ceiling_client_cpu_ms_per_webhook"] = round(top_client, 3)
     result["cpu_ratio"] = round(top_cpu / max(1e-9, result["server_cpu_ms_per_webhook"]), 3)
+    result.update(classifier_cost(ROOT / "config" / "classifier.yaml"))
+    said = sum(
+        1 for n in range(result["calls"]) if not is_emergency(n, options["mix"]) or n % 2
+    )  # every service request is said; every other emergency too (caller_inputs)
+    result["classifier_ms_per_webhook"] = round(
+        result["classifier_us_per_utterance"] * said / 1000 / max(1, result["webhooks"]), 4
+    )
     result["database"] = database
     result["workers"] = options["workers"]
     result["mix_emergency"] = options["mix"]
@@ -573,6 +607,8 @@ def render(result: dict[str, Any]) -> str:
         f"{result['durable_ceiling_postgresql_cpu_ms_per_webhook']} ms per webhook",
         f"server CPU   {result['server_cpu_ms_per_webhook']} ms per webhook (ceiling "
         f"{result['ceiling_cpu_ms_per_webhook']} ms: CPU ratio {result['cpu_ratio']})",
+        f"classifier   {result['classifier_us_per_utterance']} µs per utterance said: "
+        f"{result['classifier_ms_per_webhook']} ms per webhook of the mix",
         f"other CPU    PostgreSQL {result['postgresql_cpu_ms_per_webhook']} ms, client "
         f"{result['client_cpu_ms_per_webhook']} ms per webhook (ceiling's client "
         f"{result['ceiling_client_cpu_ms_per_webhook']} ms); {os.cpu_count()} cores shared by all",
