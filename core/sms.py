@@ -19,7 +19,7 @@ from typing import Any
 
 import phonenumbers
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 from twilio.base.exceptions import TwilioRestException
 from werkzeug.datastructures import MultiDict
@@ -162,17 +162,23 @@ def schedule_sms(
     return True
 
 
+#: Asked before every text to an outsider: built once.
+_SENT_SINCE = (
+    select(func.count())
+    .select_from(SmsMessage)
+    .where(
+        SmsMessage.to_number == bindparam("to"),
+        SmsMessage.created_at > bindparam("since"),
+        SmsMessage.status != REFUSED,
+        SmsMessage.key != bindparam("key"),
+    )
+)
+
+
 def _sent_today(session: Session, to: str, key: str, now: dt.datetime) -> int:
     """Texts queued or sent to `to` in the last 24 hours (refused ones and `key` not counted)."""
     count = session.scalar(
-        select(func.count())
-        .select_from(SmsMessage)
-        .where(
-            SmsMessage.to_number == (to or "")[:16],
-            SmsMessage.created_at > now - dt.timedelta(days=1),
-            SmsMessage.status != REFUSED,
-            SmsMessage.key != key,
-        )
+        _SENT_SINCE, {"to": (to or "")[:16], "since": now - dt.timedelta(days=1), "key": key}
     )
     return int(count or 0)
 

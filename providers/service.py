@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from core.db import utcnow
@@ -320,12 +320,16 @@ def _check_rating(satisfaction: int | None) -> None:
         raise ProviderError(f"satisfaction: from 1 to 5, got {satisfaction}")
 
 
+#: Asked at every automatic dispatch: built once.
+_BY_CODE = select(Provider).where(Provider.code == bindparam("code"))
+
+
 def refusal(session: Session, code: str, now: dt.datetime, tz: dt.tzinfo) -> str | None:
     """Why the unit `code` may not be sent a case now, if it is a provider that can't serve.
 
     None when it is not a provider, or one that is active and within its contract.
     """
-    provider = session.scalar(select(Provider).where(Provider.code == code))
+    provider = session.scalar(_BY_CODE, {"code": code})
     if provider is None:
         return None
     if provider.state is not ProviderState.ACTIVE:

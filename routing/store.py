@@ -208,21 +208,28 @@ def log_dial(session: Session, record: dict[str, Any]) -> None:
     )
 
 
+_ATTEMPTS = cast(Table, m.BridgeAttempt.__table__)
+#: The officers' webhooks' UPDATEs, built once; the SET clause comes from the values given at
+#: execution (their names are columns), the step from w_call_sid and w_step.
+_STEP = (_ATTEMPTS.c.call_sid == bindparam("w_call_sid")) & (
+    _ATTEMPTS.c.step == bindparam("w_step")
+)
+_ACCEPT = update(_ATTEMPTS).where(_STEP, _ATTEMPTS.c.accepted_at.is_(None))
+_DIAL_RESULT = update(_ATTEMPTS).where(_STEP, _ATTEMPTS.c.ended_at.is_(None))
+
+
 @durable.handler("accept")
 def log_accept(session: Session, record: dict[str, Any]) -> None:
     """Record that an officer pressed a key to take the call (first acceptance wins)."""
     session.execute(
-        update(m.BridgeAttempt)
-        .where(
-            m.BridgeAttempt.call_sid == record["call_sid"],
-            m.BridgeAttempt.step == record["step"],
-            m.BridgeAttempt.accepted_at.is_(None),
-        )
-        .values(
-            accepted_at=parse_time(record["at"]),
-            answered_phone=record["phone"],
-            answered_by=record.get("officer"),
-        )
+        _ACCEPT,
+        {
+            "w_call_sid": record["call_sid"],
+            "w_step": record["step"],
+            "accepted_at": parse_time(record["at"]),
+            "answered_phone": record["phone"],
+            "answered_by": record.get("officer"),
+        },
     )
 
 
@@ -230,18 +237,15 @@ def log_accept(session: Session, record: dict[str, Any]) -> None:
 def log_dial_result(session: Session, record: dict[str, Any]) -> None:
     """Record how a <Dial> step ended (the first report wins; retries change nothing)."""
     session.execute(
-        update(m.BridgeAttempt)
-        .where(
-            m.BridgeAttempt.call_sid == record["call_sid"],
-            m.BridgeAttempt.step == record["step"],
-            m.BridgeAttempt.ended_at.is_(None),
-        )
-        .values(
-            ended_at=parse_time(record["at"]),
-            outcome=record["outcome"],
-            dial_call_sid=record.get("dial_call_sid"),
-            duration_s=record.get("duration_s"),
-        )
+        _DIAL_RESULT,
+        {
+            "w_call_sid": record["call_sid"],
+            "w_step": record["step"],
+            "ended_at": parse_time(record["at"]),
+            "outcome": record["outcome"],
+            "dial_call_sid": record.get("dial_call_sid"),
+            "duration_s": record.get("duration_s"),
+        },
     )
 
 
