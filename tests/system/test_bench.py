@@ -59,6 +59,9 @@ def test_a_small_benchmark_run_prints_every_figure(backend: str) -> None:
     assert result["classifier_us_per_utterance"] > 0
     assert result["ratio"] > 0
     assert result["durable_ratio"] > 0, "the durable ceiling answered and was measured"
+    assert (result["ceiling_errors"], result["durable_ceiling_errors"]) == (0, 0), (
+        "both ceilings answered every webhook (their workers create the durable table in turn)"
+    )
     assert any(name.startswith("worker:") for name in result["memory"])
 
 

@@ -430,6 +430,7 @@ def ceiling_throughput(base: str, requests: int, concurrency: int) -> dict[str, 
     wall = time.perf_counter() - started
     return {
         "webhooks_per_s": round(recorder.webhooks / wall, 1),
+        "errors": sum(recorder.errors.values()),
         **quantiles(recorder.all_samples()),
     }
 
@@ -506,6 +507,8 @@ def run(options: dict[str, Any]) -> dict[str, Any]:
         kept_pg_after = postgres_cpu_seconds()
     result["durable_ceiling_webhooks_per_s"] = kept["webhooks_per_s"]
     result["durable_ceiling_p50_ms"] = kept["p50_ms"]
+    result["durable_ceiling_errors"] = kept["errors"]
+    result["ceiling_errors"] = top["errors"]
     result["durable_ratio"] = round(result["webhooks_per_s"] / kept["webhooks_per_s"], 3)
     result["durable_ceiling_cpu_ms_per_webhook"] = round(kept_cpu, 3)
     result["durable_ceiling_postgresql_cpu_ms_per_webhook"] = (
@@ -600,7 +603,8 @@ def render(result: dict[str, Any]) -> str:
         f"{result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms",
         f"errors       {result['errors']} ({result['failed_calls']} calls did not end normally)",
         f"ceiling      {result['ceiling_webhooks_per_s']} webhooks/s (bare Flask, same settings): "
-        f"ratio {result['ratio']}",
+        f"ratio {result['ratio']}; errors {result['ceiling_errors']} (bare), "
+        f"{result['durable_ceiling_errors']} (durable)",
         f"durable      {result['durable_ceiling_webhooks_per_s']} webhooks/s (the same, one row "
         f"written and committed per webhook): ratio {result['durable_ratio']}; its server CPU "
         f"{result['durable_ceiling_cpu_ms_per_webhook']} ms, PostgreSQL "

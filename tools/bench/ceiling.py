@@ -41,6 +41,8 @@ class Opened(list[Any]):
 
 
 TABLE = "bench_ceiling_webhooks"
+#: The advisory lock the durable ceiling's workers take to create TABLE one at a time.
+CREATE_LOCK = 19_019
 
 
 def create_app() -> Flask:
@@ -144,6 +146,9 @@ def _writer(database_url: str) -> Writer:
                 **{k: v for k, v in options.items() if v is not None}, prepare_threshold=0
             )
             with connection.transaction():
+                # The workers' first requests race to create it: IF NOT EXISTS alone lets two
+                # of them collide in the catalogue (a UniqueViolation: a 500 in the ceiling).
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (CREATE_LOCK,))
                 connection.execute(
                     f"CREATE TABLE IF NOT EXISTS {TABLE} "
                     "(id BIGSERIAL PRIMARY KEY, call_sid TEXT, at TIMESTAMPTZ, params JSONB)"
