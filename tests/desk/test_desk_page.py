@@ -3,10 +3,13 @@ screen-pop while on a call (what they said at the front door, earlier calls, ope
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from cases.models import Case
 from cases.workflow import CaseState
@@ -45,11 +48,7 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
     )
     assert "无法更改接线状态" in refused.get_data(as_text=True), "a desk phone is needed first"
     assert _taker(db_session, "li") is None
-    signed = client.post(
-        "/console/desk/state",
-        data={"state": "available", "phone": DESK_PHONE, "csrf": token},
-        follow_redirects=True,
-    )
+    signed = _sign_in(client)
     assert 'data-state="available">可接听<' in signed.get_data(as_text=True)
 
     # A caller who has an open case (and a confidential one) and wants no surveys asks for a
@@ -58,23 +57,13 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
     open_case(app, db_session, confidential=True)
     opt_out(db_session, "+8613800138000", "test")
     db_session.commit()
-    caller = call_params(settings)
-    door = twiml(twilio.post("/voice/incoming", caller))
-    speech = {**caller, "SpeechResult": "我要转人工", "Confidence": "0.9"}
-    root = twiml(twilio.post(path_of(gather_of(door).get("action") or ""), speech))
+    caller, root = _ask_for_a_person(twilio, settings)
     assert root.find("Enqueue") is not None
     waiting = client.get("/console/desk").get_data(as_text=True)
     assert f'data-call="{caller["CallSid"]}"' in waiting
 
     # The offer rings li's phone; li takes it and is put through.
-    jobs.run_due(app)
-    leg = offer_leg(rest)
-    their_leg = call_params(settings, From=settings.hotline_number, To=DESK_PHONE)
-    gather = gather_of(twiml(twilio.post(path_of(leg["Url"]), their_leg)))
-    accepted = twiml(twilio.post(path_of(gather.get("action") or ""), {**their_leg, "Digits": "1"}))
-    queue = accepted.find("Dial/Queue")
-    assert queue is not None
-    twiml(twilio.post(path_of(queue.get("url") or ""), caller))
+    their_leg, leg = _take(app, twilio, settings, rest, caller)
 
     pop = client.get("/console/desk").get_data(as_text=True)
     assert 'data-state="on_call">通话中<' in pop
@@ -99,6 +88,45 @@ def test_a_call_taker_signs_in_takes_a_call_sees_the_caller_and_finishes_wrap_up
     assert taker is not None and taker.state is TakerState.AVAILABLE
 
 
+def _sign_in(client: FlaskClient) -> TestResponse:
+    """The signed-in user takes calls at DESK_PHONE (the page it lands on)."""
+    return client.post(
+        "/console/desk/state",
+        data={"state": "available", "phone": DESK_PHONE, "csrf": csrf_of(client, "/console/desk")},
+        follow_redirects=True,
+    )
+
+
+def _ask_for_a_person(
+    twilio: TwilioSigner, settings: Settings, said: str = "我要转人工"
+) -> tuple[dict[str, str], ET.Element]:
+    """A caller who says `said` at the front door: their params, and the TwiML they get."""
+    caller = call_params(settings)
+    door = twiml(twilio.post("/voice/incoming", caller))
+    speech = {**caller, "SpeechResult": said, "Confidence": "0.9"}
+    return caller, twiml(twilio.post(path_of(gather_of(door).get("action") or ""), speech))
+
+
+def _take(
+    app: Flask,
+    twilio: TwilioSigner,
+    settings: Settings,
+    rest: list[Posted],
+    caller: dict[str, str],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The offer rings the call-taker's phone, they press 1 and are put through to `caller`:
+    (the call-taker's leg params, the offer's REST form)."""
+    jobs.run_due(app)
+    leg = offer_leg(rest)
+    their_leg = call_params(settings, From=settings.hotline_number, To=DESK_PHONE)
+    gather = gather_of(twiml(twilio.post(path_of(leg["Url"]), their_leg)))
+    accepted = twiml(twilio.post(path_of(gather.get("action") or ""), {**their_leg, "Digits": "1"}))
+    queue = accepted.find("Dial/Queue")
+    assert queue is not None
+    twiml(twilio.post(path_of(queue.get("url") or ""), caller))
+    return their_leg, leg
+
+
 def _put_through(
     app: Flask,
     client: FlaskClient,
@@ -112,22 +140,9 @@ def _put_through(
     (the caller's params, the call-taker's leg params, the offer's REST form)."""
     add_user(db_session, "li", Role.DISPATCHER)
     login(client, "li")
-    client.post(
-        "/console/desk/state",
-        data={"state": "available", "phone": DESK_PHONE, "csrf": csrf_of(client, "/console/desk")},
-    )
-    caller = call_params(settings)
-    door = twiml(twilio.post("/voice/incoming", caller))
-    speech = {**caller, "SpeechResult": said, "Confidence": "0.9"}
-    twiml(twilio.post(path_of(gather_of(door).get("action") or ""), speech))
-    jobs.run_due(app)
-    leg = offer_leg(rest)
-    their_leg = call_params(settings, From=settings.hotline_number, To=DESK_PHONE)
-    gather = gather_of(twiml(twilio.post(path_of(leg["Url"]), their_leg)))
-    accepted = twiml(twilio.post(path_of(gather.get("action") or ""), {**their_leg, "Digits": "1"}))
-    queue = accepted.find("Dial/Queue")
-    assert queue is not None
-    twiml(twilio.post(path_of(queue.get("url") or ""), caller))
+    _sign_in(client)
+    caller, _answer = _ask_for_a_person(twilio, settings, said)
+    their_leg, leg = _take(app, twilio, settings, rest, caller)
     return caller, their_leg, leg
 
 
