@@ -36,10 +36,9 @@ class Heard:
 class FrontDoor:
     """What the front door provides (see the module's docstring)."""
 
-    #: What the caller of a call (by CallSid) said there; Heard() if the call never reached it.
-    heard: Callable[[Session, str], Heard]
-    #: The same, as a SELECT of the call's front-door state (parameter `call_sid`, built once)
-    #: to read in a webhook's own round trip, and what its row (or None) says was heard.
+    #: The SELECT of a call's front-door state (parameter `call_sid`, built once), read on its
+    #: own or in a webhook's round trip, and what its row (None: the call never reached the
+    #: front door) says was heard.
     heard_query: Select[Any]
     heard_of: Callable[[Any], Heard]
     #: The lines said when a caller is put through to the desk, in a language (the default
@@ -54,7 +53,9 @@ def provide(app: Flask, front_door: FrontDoor) -> None:
 
 def heard(session: Session, call_sid: str) -> Heard:
     """What the caller of `call_sid` said at the front door, and how it was classified."""
-    return _front_door().heard(session, call_sid)
+    front_door = _front_door()
+    row = session.scalars(front_door.heard_query, {"call_sid": call_sid}).one_or_none()
+    return front_door.heard_of(row)
 
 
 def heard_query() -> Select[Any]:

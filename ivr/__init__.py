@@ -26,7 +26,6 @@ def init_app(app: Flask) -> None:
     handover.provide(
         app,
         handover.FrontDoor(
-            heard=service.heard,
             heard_query=service.BY_CALL,
             heard_of=service.heard_of,
             desk_prompt=config.desk_prompt,

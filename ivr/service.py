@@ -58,12 +58,6 @@ def get(session: Session, call_sid: str) -> IvrSession | None:
     return session.scalars(BY_CALL, {"call_sid": call_sid}).one_or_none()
 
 
-def heard(session: Session, call_sid: str) -> Heard:
-    """What the caller said at the front door, and the service category it was placed in (the
-    IVR's side of core.handover: read when the call's request becomes a case)."""
-    return heard_of(get(session, call_sid))
-
-
 def heard_of(ivr: IvrSession | None) -> Heard:
     """What a call's IVR session (None: it has none) says the caller said, and its category."""
     if ivr is None:
