@@ -36,7 +36,7 @@ from recordings.models import RecordingState
 from routing.models import BridgeAttempt
 from tests.support import TwilioSigner, app_in_transaction, make_settings
 from tests.support.recordings import FakeTwilioMedia, callback, job_for
-from tools.bench.callflow import free_port, gunicorn, stop
+from tools.bench.callflow import served
 from tools.databases import scratch_database
 from tools.softphone import HttpTransport, Softphone
 
@@ -108,18 +108,8 @@ class TcpProxy:
 @contextlib.contextmanager
 def hotline_server(env: dict[str, str]) -> Iterator[str]:
     """The hotline under gunicorn (two workers), as `hotline bench` starts it; yields its URL."""
-    port = free_port()
-    server = gunicorn(
-        "hotline",
-        "app:create_app()",
-        {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"},
-        2,
-        port,
-    )
-    try:
+    with served("hotline", "app:create_app()", env, 2) as server:
         yield server.base
-    finally:
-        stop(server)
 
 
 def call(base: str, inputs: list[str], n: int) -> tuple[int, list[str], int, set[str]]:

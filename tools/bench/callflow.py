@@ -240,6 +240,20 @@ def stop(server: Server) -> None:
 
 
 @contextlib.contextmanager
+def served(name: str, app_spec: str, env: dict[str, str], workers: int) -> Iterator[Server]:
+    """`app_spec` under gunicorn on a free port, with that port's URL as its PUBLIC_BASE_URL
+    (the URL its webhooks are signed for); stopped afterwards."""
+    port = free_port()
+    server = gunicorn(
+        name, app_spec, {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}, workers, port
+    )
+    try:
+        yield server
+    finally:
+        stop(server)
+
+
+@contextlib.contextmanager
 def servers(
     database: str, database_url: str | None, workers: int, redis_url: str | None
 ) -> Iterator[tuple[Server, Server, Server]]:
@@ -249,14 +263,12 @@ def servers(
         directory = Path(tmp)
         pg = (database_url or DEFAULT_PG) if database == "postgresql" else None
         with scratch_database(directory, pg) as url:
-            port, ceiling_port = free_port(), free_port()
             env = {
                 **os.environ,
                 "HOTLINE_ENV": "test",
                 "DATABASE_URL": url,
                 "TWILIO_AUTH_TOKEN": TOKEN,
                 "TWILIO_ACCOUNT_SID": ACCOUNT,
-                "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
                 "SPOOL_DIR": str(directory / "spool"),
                 "RECORDINGS_DIR": str(directory / "recordings"),
                 "TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing leaves this machine
@@ -272,33 +284,24 @@ def servers(
                 subprocess.run(
                     [*hotline, *args], env=env, cwd=ROOT, check=True, capture_output=True
                 )
-            ours = gunicorn("hotline", "app:create_app()", env, workers, port)
             try:
-                ceiling_env = {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{ceiling_port}"}
-                ceiling = gunicorn(
-                    "ceiling",
-                    "tools.bench.ceiling:create_app()",
-                    ceiling_env,
-                    workers,
-                    ceiling_port,
-                )
-                try:
-                    durable_port = free_port()
-                    durable = gunicorn(
-                        "durable ceiling",
-                        "tools.bench.ceiling:create_durable_app()",
-                        {**env, "PUBLIC_BASE_URL": f"http://127.0.0.1:{durable_port}"},
-                        workers,
-                        durable_port,
+                with contextlib.ExitStack() as running:
+                    ours = running.enter_context(
+                        served("hotline", "app:create_app()", env, workers)
                     )
-                    try:
-                        yield ours, ceiling, durable
-                    finally:
-                        stop(durable)
-                finally:
-                    stop(ceiling)
+                    ceiling = running.enter_context(
+                        served("ceiling", "tools.bench.ceiling:create_app()", env, workers)
+                    )
+                    durable = running.enter_context(
+                        served(
+                            "durable ceiling",
+                            "tools.bench.ceiling:create_durable_app()",
+                            env,
+                            workers,
+                        )
+                    )
+                    yield ours, ceiling, durable
             finally:
-                stop(ours)
                 if redis_url:  # no worker ran: drop the jobs the bench's calls queued
                     from huey import RedisHuey
 
